@@ -1,0 +1,16 @@
+"""act-edge: ACT policies from checkpoint to a robot's control loop.
+
+The runtime names here import numpy only; torch, onnxruntime and tensorrt load lazily inside the
+backend that needs them. Export code lives in `act_edge.export` (needs the `export` extra).
+"""
+
+from .bundle import Bundle, load_bundle
+from .errors import ActEdgeError, BackendUnavailable, BundleError, CheckpointError, ParityError
+from .spec import ActSpec, CameraSpec, Normalization
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActEdgeError", "ActSpec", "BackendUnavailable", "Bundle", "BundleError", "CameraSpec",
+    "CheckpointError", "Normalization", "ParityError", "load_bundle", "__version__",
+]

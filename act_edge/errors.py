@@ -1,0 +1,21 @@
+"""Error types. Every message is one line that names the culprit."""
+
+
+class ActEdgeError(Exception):
+    """Base class for errors act-edge reports to the user (CLI exit code 2)."""
+
+
+class CheckpointError(ActEdgeError):
+    """A checkpoint (or a file next to it) is missing, unreadable, unsafe or inconsistent."""
+
+
+class BundleError(ActEdgeError):
+    """A bundle directory or its manifest is missing, corrupt or of an unsupported version."""
+
+
+class ParityError(ActEdgeError):
+    """An exported artifact does not reproduce the reference model within tolerance."""
+
+
+class BackendUnavailable(ActEdgeError):
+    """A requested backend (TensorRT, onnxruntime, torch) cannot run on this machine."""
