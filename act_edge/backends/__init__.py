@@ -1,0 +1,1 @@
+"""Inference backends behind one small interface (`base.Backend`); each imports its engine lazily."""
