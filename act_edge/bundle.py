@@ -138,6 +138,7 @@ def write_bundle_atomic(dest: str | os.PathLike, build: Callable[[Path], dict[st
         manifest.setdefault("format", FORMAT)
         manifest.setdefault("schema_version", SCHEMA_VERSION)
         _write_json_atomic(tmp / MANIFEST, manifest)
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
         old = None
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
@@ -168,6 +169,7 @@ def write_file_atomic(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -177,3 +179,9 @@ def write_file_atomic(path: str | os.PathLike, data: bytes) -> None:
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     write_file_atomic(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -170,8 +170,8 @@ class ActSpec:
             raise ValueError(f"activation {self.activation!r} is not one of {ACTIVATIONS}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
-        if self.d_model % 2:
-            raise ValueError(f"d_model {self.d_model} must be even for the 2D sine embedding")
+        if self.d_model % 4:
+            raise ValueError(f"d_model {self.d_model} must be a multiple of 4 (2D sine embedding: sin/cos per axis)")
         for name in ("state_dim", "action_dim", "chunk_size", "n_encoder_layers", "n_decoder_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
