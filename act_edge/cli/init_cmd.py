@@ -1,0 +1,35 @@
+"""Write a seeded random-weight act-edge checkpoint for a preset (for trying the tools)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", required=True, metavar="NAME",
+                   help="aloha-sim (1 camera 480x640, 14-dof, chunk 100), aloha-real (4 cameras), "
+                        "so100 (2 cameras, 6-dof, chunk 50, pre-norm), tiny (tests)")
+    p.add_argument("-o", "--output", required=True, type=Path, help="checkpoint file to write (e.g. ckpt.pt)")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights and normalization stats (default 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ActEdgeError
+    from ..export.formats import native
+    from ..export.presets import PRESETS, random_checkpoint
+
+    if args.preset not in PRESETS:
+        import difflib
+
+        hint = difflib.get_close_matches(args.preset, PRESETS, n=1)
+        raise ActEdgeError(f"unknown preset {args.preset!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                           + f"; presets: {', '.join(PRESETS)}")
+    if not args.output.parent.exists():
+        raise ActEdgeError(f"{args.output.parent}: output directory does not exist")
+    spec, weights, runtime = random_checkpoint(args.preset, args.seed)
+    native.save(args.output, spec, weights, runtime)
+    n = sum(t.numel() for t in weights.values())
+    print(f"wrote {args.output}: preset {args.preset}, seed {args.seed}, {n / 1e6:.1f}M weights (random)")
+    print(f"next: act-edge export {args.output} --fp16")
+    return 0

@@ -1,0 +1,23 @@
+"""Acceptance: the full-size presets export and reproduce the torch model within 5e-5 (batch 1 and 3)."""
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from act_edge.bundle import load_bundle  # noqa: E402
+from act_edge.export.checkpoint import LoadedCheckpoint  # noqa: E402
+from act_edge.export.pipeline import export_bundle  # noqa: E402
+from act_edge.export.presets import random_checkpoint  # noqa: E402
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset, n_cams", [("aloha-sim", 1), ("aloha-real", 4), ("so100", 2)])
+def test_preset_exports_within_tolerance(preset, n_cams, tmp_path):
+    spec, sd, rt = random_checkpoint(preset, seed=11)
+    ckpt = LoadedCheckpoint(spec, sd, rt, {"format": "act-edge", "path": f"{preset}.pt"})
+    b = load_bundle(export_bundle(ckpt, tmp_path / f"{preset}.actedge", fp16=preset == "aloha-sim"))
+    parity = b.manifest["parity"]["onnx_fp32"]
+    assert parity["batches"] == [1, 3]
+    assert parity["max_abs_normalized"] <= 5e-5
+    assert b.manifest["io"]["inputs"][0]["shape"] == ["batch", n_cams, 480, 640, 3]
