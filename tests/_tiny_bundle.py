@@ -22,7 +22,7 @@ def tiny_spec() -> ActSpec:
     return ActSpec(
         cameras=(CameraSpec("top", H, W),), state_dim=STATE, action_dim=ACTION, chunk_size=CHUNK,
         d_model=16, n_heads=2, dim_feedforward=32, name="tiny",
-        action_norm=Normalization("min_max", min=(-1.0, 0.0), max=(1.0, 0.5)),
+        action_norm=Normalization("min_max", min=(-5.0, -4.0), max=(5.0, 6.0)),  # spans the outputs
     )
 
 

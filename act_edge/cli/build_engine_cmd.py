@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="TensorRT 10.x only, for comparison: fp32 ONNX + BuilderFlag.FP16 (TensorRT picks precisions)")
     p.add_argument("--workspace", type=int, metavar="MiB", help="builder workspace limit (default: TensorRT's)")
     p.add_argument("--max-batch", type=int, metavar="N", help="profile batch 1..N (default: the manifest's max_batch)")
-    p.add_argument("--dla-core", type=int, metavar="N", help="build for DLA core N with GPU fallback (Orin AGX/NX)")
+    p.add_argument("--dla-core", type=int, metavar="N", help="build for DLA core N with GPU fallback (AGX Orin, Orin NX; Orin Nano has no DLA)")
     p.add_argument("--timing-cache", type=Path, metavar="PATH",
                    help="timing cache to read and update (default: ~/.cache/act-edge/trt-timing/<trt>-<sm>.cache)")
     p.add_argument("--opt-level", type=int, metavar="N", help="builder optimization level 0..5 (default 3)")
