@@ -74,7 +74,8 @@ def describe_engines(manifest: dict[str, Any]) -> list[str]:
 def maybe_build_after_export(bundle_dir: str | Path, log: Callable[[str], None]) -> str:
     """After `act-edge export --fp16`: build the fp16 engine here if TensorRT and a GPU are present.
 
-    Returns one line saying what happened; never raises for a missing TensorRT or GPU.
+    Returns one line saying what happened; a missing TensorRT/GPU or a failed build or verification
+    is reported in that line, never raised: the ONNX bundle is complete without an engine.
     """
     from ..errors import BackendUnavailable
     from ..trt import import_tensorrt
@@ -89,10 +90,14 @@ def maybe_build_after_export(bundle_dir: str | Path, log: Callable[[str], None])
     except BackendUnavailable as exc:
         return f"TensorRT engine: skipped, {exc}"
     from ..bundle import load_bundle
+    from ..errors import ActEdgeError
     from ..trt.build import BuildOptions
     from ..trt.engine import build_engine
 
     bundle = load_bundle(bundle_dir)
     opts = BuildOptions(precision="fp16", max_batch=int(bundle.manifest.get("max_batch", 1)))
-    entry = build_engine(bundle.path, opts, log)
+    try:
+        entry = build_engine(bundle.path, opts, log)
+    except ActEdgeError as exc:  # the ONNX bundle stands; the engine can be rebuilt later
+        return f"TensorRT engine: not built, {exc}"
     return f"TensorRT engine: built {entry['path']}"

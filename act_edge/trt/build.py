@@ -111,6 +111,9 @@ def build_plan(trt: Any, onnx_path: Path, io_inputs: list[dict[str, Any]], opts:
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = opts.dla_core
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)  # layers DLA can't run (Softmax over long axes, ...) go to GPU
+        if opts.max_batch > 1:
+            log("note: DLA runs static shapes only; with batch 1..N the DLA layers fall back to the GPU "
+                "(use --max-batch 1 for a DLA engine)")
 
     profile = builder.create_optimization_profile()
     for name, (lo, opt, hi) in profile_shapes(io_inputs, opts.max_batch).items():
