@@ -86,6 +86,12 @@ class TensorRTBackend(Backend):
             raise BackendUnavailable(f"{self.engine_path}: engine I/O {sorted(names)} != manifest I/O {sorted(expected)}")
         for name in names:
             entry = expected[name]
+            if self._engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+                top = self._engine.get_tensor_profile_shape(name, 0)[2][0]  # profile 0: (min, opt, max)
+                if top < self.max_batch:
+                    raise BackendUnavailable(
+                        f"{self.engine_path}: profile allows batch <= {top}, expected max batch {self.max_batch}; "
+                        f"rebuild: act-edge build-engine {self.bundle.path} --max-batch {self.max_batch}")
             dtype = np.dtype(trt.nptype(self._engine.get_tensor_dtype(name)))
             if dtype != np.dtype(entry["dtype"]):
                 raise BackendUnavailable(f"{self.engine_path}: tensor {name!r} is {dtype} in the engine, "
@@ -155,7 +161,10 @@ class TensorRTBackend(Backend):
                 stream, cudart.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture")
             self._enqueue()
             graph = _check(cudart.cudaStreamEndCapture(stream), "cudaStreamEndCapture")
-            graph_exec = _check(cudart.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+            try:
+                graph_exec = _check(cudart.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+            finally:
+                cudart.cudaGraphDestroy(graph)  # the executable graph keeps what it needs
             self._graphs[batch] = graph_exec
         _check(cudart.cudaGraphLaunch(graph_exec, stream), "cudaGraphLaunch")
 
@@ -164,12 +173,15 @@ class TensorRTBackend(Backend):
             return
         self._closed = True
         with self._current():
+            self._stream.synchronize()
+            for graph_exec in self._graphs.values():
+                self._cudart.cudaGraphExecDestroy(graph_exec)
             self._graphs.clear()
+            self._context = None  # before the memory it points at
+            self._engine = None
             for buf in self._device_bufs.values():
                 buf.free()
             self._device_bufs.clear()
-            self._context = None
-            self._engine = None
         self._ctx.detach()
 
     def describe(self) -> str:
