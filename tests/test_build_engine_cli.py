@@ -61,13 +61,14 @@ def test_weak_typing_with_fp32_is_a_user_error(bundle, monkeypatch, capsys):
 
 @needs_no_trt
 def test_console_entry_point_exits_nonzero_with_one_line(bundle):
-    others = [m for m in cli_main.COMMANDS.values()
-              if importlib.util.find_spec(f"act_edge.cli.{m}") is None]
-    if others:
-        pytest.skip(f"subcommand modules not on this branch yet: {others}")
+    missing = [m for m in cli_main.COMMANDS.values() if importlib.util.find_spec(f"act_edge.cli.{m}") is None]
+    if missing:  # other subcommands live on other branches until merged: same main(), this command only
+        cmd = [sys.executable, "-c", "import sys; from act_edge.cli import main as m; "
+               "m.COMMANDS = {'build-engine': 'build_engine_cmd'}; sys.argv[0] = 'act-edge'; sys.exit(m.main())"]
+    else:
+        cmd = [sys.executable, "-m", "act_edge"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "act_edge", "build-engine", str(bundle)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(cmd + ["build-engine", str(bundle)], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "tensorrt is not importable" in lines[0]
