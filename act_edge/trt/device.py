@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 from ..engine_key import Machine
 from ..errors import BackendUnavailable
 
@@ -41,3 +44,16 @@ def machine_info(trt_version: str, device: str = "cuda:0") -> Machine:
     dev = cuda.Device(index)
     major, minor = dev.compute_capability()
     return Machine(trt_version=trt_version, gpu_name=dev.name(), compute_capability=f"{major}.{minor}")
+
+
+@contextlib.contextmanager
+def device_context(device: str = "cuda:0") -> Iterator[None]:
+    """Make `device`'s primary CUDA context current (TensorRT's builder uses whatever is current)."""
+    cuda = import_pycuda()
+    ctx = cuda.Device(parse_device(device)).retain_primary_context()
+    ctx.push()
+    try:
+        yield
+    finally:
+        cuda.Context.pop()
+        ctx.detach()

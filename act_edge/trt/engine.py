@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from ..bundle import Bundle, load_bundle, sha256_file, update_manifest, write_file_atomic
 from ..engine_key import EngineKey, Machine
+from .device import device_context
 from .build import BuildOptions, build_plan, default_timing_cache_path, require_build_machine
 from .verify import DEFAULT_MAX_ERROR_PCT, action_range, check_threshold, error_metrics, parity_inputs, \
     reference_actions
@@ -76,7 +77,8 @@ def build_engine(bundle_dir: str | Path, opts: BuildOptions, log: Log, *, device
     onnx_path = bundle.artifact_path(opts.onnx_artifact)
     cache = opts.timing_cache or default_timing_cache_path(machine.trt_version, key.sm)
     t0 = time.monotonic()
-    plan = build_plan(trt, onnx_path, bundle.manifest["io"]["inputs"], opts, cache, log)
+    with device_context(device):
+        plan = build_plan(trt, onnx_path, bundle.manifest["io"]["inputs"], opts, cache, log)
     build_s = time.monotonic() - t0
     verify = verify_plan(bundle, plan, opts.precision, device, max_error_pct, log)
     entry = register_engine(bundle.path, key, plan, verify, extra={
