@@ -38,28 +38,38 @@ class TensorRTBackend(Backend):
         self._cudart = _import_cudart() if cuda_graph else None
         self.device = device
         machine = machine_info(trt.__version__, device)
-        plan, self.precision, self.engine_path = self._select_plan(engine, machine, precision)
+        plan, self.precision, self.engine_path, dla_core = self._select_plan(engine, machine, precision)
 
         self._ctx = cuda.Device(parse_device(device)).retain_primary_context()
-        with self._current():
-            logger = trt.Logger(trt.Logger.WARNING)
-            self._runtime = trt.Runtime(logger)
-            self._engine = self._runtime.deserialize_cuda_engine(plan)
-            if self._engine is None:
-                raise BackendUnavailable(f"TensorRT {trt.__version__} could not deserialize {self.engine_path}")
-            self._context = self._engine.create_execution_context()
-            self._stream = cuda.Stream()
-            self._device_bufs: dict[str, Any] = {}
-            self._allocate(trt)
+        self._device_bufs: dict[str, Any] = {}
+        try:
+            with self._current():
+                logger = trt.Logger(trt.Logger.WARNING)
+                self._runtime = trt.Runtime(logger)
+                if dla_core is not None:
+                    self._runtime.DLA_core = dla_core  # a DLA plan runs on the core it was built for
+                self._engine = self._runtime.deserialize_cuda_engine(plan)
+                if self._engine is None:
+                    raise BackendUnavailable(f"TensorRT {trt.__version__} could not deserialize {self.engine_path}")
+                self._context = self._engine.create_execution_context()
+                self._stream = cuda.Stream()
+                self._allocate(trt)
+        except BaseException:
+            with self._current():
+                for buf in self._device_bufs.values():
+                    buf.free()
+            self._ctx.detach()
+            self._closed = True
+            raise
         self._batch = 0
 
     # --- load ----------------------------------------------------------------------------------
     def _select_plan(self, engine: str | Path | bytes | None, machine: Any,
-                     precision: str | None) -> tuple[bytes, str, str]:
-        """(plan bytes, precision, description) after the key check that gives the one-line error."""
+                     precision: str | None) -> tuple[bytes, str, str, int | None]:
+        """(plan, precision, description, DLA core) after the key check that gives the one-line error."""
         bundle = self.bundle
         if isinstance(engine, (bytes, bytearray)):  # a plan just built on this machine (verification)
-            return bytes(engine), precision or "fp16", "<in-memory plan>"
+            return bytes(engine), precision or "fp16", "<in-memory plan>", None
         shas = {p: bundle.manifest.get("artifacts", {}).get(k, {}).get("sha256", "")
                 for p, k in (("fp16", ONNX_FP16), ("fp32", ONNX_FP32))}
         if engine is None:
@@ -75,7 +85,7 @@ class TensorRTBackend(Backend):
             check_compatible(EngineKey.from_dict(entry["key"]), machine, str(bundle.path), entry["path"])
         key = EngineKey.from_dict(entry["key"])
         path = bundle._checked(entry, verify=True)
-        return path.read_bytes(), key.precision, entry["path"]
+        return path.read_bytes(), key.precision, entry["path"], key.dla_core
 
     def _allocate(self, trt: Any) -> None:
         cuda = self._cuda

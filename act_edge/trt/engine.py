@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 from ..bundle import Bundle, load_bundle, sha256_file, update_manifest, write_file_atomic
 from ..engine_key import EngineKey, Machine
-from .device import device_context
 from .build import BuildOptions, build_plan, default_timing_cache_path, require_build_machine
+from .device import device_context
 from .verify import DEFAULT_MAX_ERROR_PCT, action_range, check_threshold, error_metrics, parity_inputs, \
     reference_actions
 
