@@ -25,8 +25,9 @@ class TensorRTBackend(Backend):
 
     def __init__(self, bundle: Bundle, max_batch: int, device: str = "cuda:0",
                  engine: str | Path | bytes | None = None, cuda_graph: bool = False,
-                 precision: str | None = None) -> None:
+                 precision: str | None = None, dla_core: int | None = None) -> None:
         super().__init__(bundle, max_batch)
+        self._plan_dla_core = dla_core  # only for an in-memory plan; manifest engines carry their own
         from ..trt import import_tensorrt
         from ..trt.device import import_pycuda, machine_info, parse_device
 
@@ -69,7 +70,7 @@ class TensorRTBackend(Backend):
         """(plan, precision, description, DLA core) after the key check that gives the one-line error."""
         bundle = self.bundle
         if isinstance(engine, (bytes, bytearray)):  # a plan just built on this machine (verification)
-            return bytes(engine), precision or "fp16", "<in-memory plan>", None
+            return bytes(engine), precision or "fp16", "<in-memory plan>", self._plan_dla_core
         shas = {p: bundle.manifest.get("artifacts", {}).get(k, {}).get("sha256", "")
                 for p, k in (("fp16", ONNX_FP16), ("fp32", ONNX_FP32))}
         if engine is None:

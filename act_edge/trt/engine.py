@@ -44,14 +44,15 @@ def register_engine(bundle_dir: str | Path, key: EngineKey, plan: bytes, verify:
 
 
 def verify_plan(bundle: Bundle, plan: bytes, precision: str, device: str, max_error_pct: float | None,
-                log: Log) -> dict[str, Any]:
+                log: Log, dla_core: int | None = None) -> dict[str, Any]:
     """Run the plan on parity.npz's inputs; metrics vs the fp32 reference, ParityError above the limit."""
     from ..backends.tensorrt import TensorRTBackend
 
     inputs, torch_ref = parity_inputs(bundle)
     ref, ref_name = reference_actions(bundle, inputs, torch_ref)
     batch = next(iter(inputs.values())).shape[0]
-    with TensorRTBackend(bundle, max_batch=batch, device=device, engine=plan, precision=precision) as backend:
+    with TensorRTBackend(bundle, max_batch=batch, device=device, engine=plan, precision=precision,
+                         dla_core=dla_core) as backend:
         for name, value in inputs.items():
             backend.input_buffer(name)[:batch] = value
         backend.upload(batch)
@@ -80,7 +81,7 @@ def build_engine(bundle_dir: str | Path, opts: BuildOptions, log: Log, *, device
     with device_context(device):
         plan = build_plan(trt, onnx_path, bundle.manifest["io"]["inputs"], opts, cache, log)
     build_s = time.monotonic() - t0
-    verify = verify_plan(bundle, plan, opts.precision, device, max_error_pct, log)
+    verify = verify_plan(bundle, plan, opts.precision, device, max_error_pct, log, opts.dla_core)
     entry = register_engine(bundle.path, key, plan, verify, extra={
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build": {"seconds": round(build_s, 1), "workspace_mib": opts.workspace_mib,
