@@ -157,7 +157,9 @@ def find_engine(
     big_enough = [(e, k) for e, k in runnable if k.max_batch >= max_batch]
     if big_enough:
         order = {("fp16", "strong"): 0, ("fp16", "weak"): 1, ("fp32", "strong"): 2}
-        return min(big_enough, key=lambda x: (order[(x[1].precision, x[1].typing)], x[1].max_batch))[0]
+        # GPU before DLA (the DLA is the slower, opt-in choice), then the smallest sufficient profile.
+        return min(big_enough, key=lambda x: (order[(x[1].precision, x[1].typing)], x[1].dla_core is not None,
+                                              x[1].max_batch))[0]
     if runnable:
         e, k = max(runnable, key=lambda x: x[1].max_batch)
         raise EngineMismatch(

@@ -122,3 +122,9 @@ def test_find_engine_batch_too_large_for_profile():
     assert find_engine(manifest, ORIN, "b", max_batch=2)
     with pytest.raises(EngineMismatch, match=r"batch <= 2, expected max batch 8.*--max-batch 8$"):
         find_engine(manifest, ORIN, "b", max_batch=8)
+
+
+def test_find_engine_prefers_gpu_over_dla_and_the_smallest_sufficient_profile():
+    manifest = {"engines": [entry(key(dla_core=0, max_batch=1)), entry(key(max_batch=8)), entry(key(max_batch=2))]}
+    chosen = find_engine(manifest, ORIN, "b", max_batch=1)["key"]
+    assert (chosen["dla_core"], chosen["max_batch"]) == (None, 2)
