@@ -12,6 +12,7 @@ COMMANDS = {
     "init": "init_cmd",
     "export": "export_cmd",
     "inspect": "inspect_cmd",
+    "build-engine": "build_engine_cmd",
 }
 
 

@@ -1,0 +1,87 @@
+"""Engine verification: actions on the bundle's parity inputs vs the fp32 reference, as % of action range.
+
+The reference is the fp32 ONNX run by onnxruntime when it is installed, else the torch fp32 actions
+stored in parity.npz (which the exporter already matched to the fp32 ONNX). Errors are reported per
+action dimension relative to that dimension's range, so a 1 mm error on a gripper and on a shoulder
+joint read on one scale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..bundle import ONNX_FP32, PARITY_INPUTS, Bundle
+from ..errors import ParityError
+
+# Default refusal thresholds: max |error| as % of the action range, per precision (never one loose
+# tolerance for both). fp32 engines should match to float rounding; fp16 to a few tenths of a percent.
+DEFAULT_MAX_ERROR_PCT = {"fp32": 0.1, "fp16": 2.0}
+
+
+def action_range(bundle: Bundle, reference: np.ndarray) -> tuple[np.ndarray, str]:
+    """Per-dimension action range: the min_max normalization's span, else the reference's own span."""
+    norm = bundle.spec.action_norm
+    if norm.mode == "min_max":
+        span = np.abs(np.asarray(norm.max, dtype=np.float64) - np.asarray(norm.min, dtype=np.float64))
+        source = "action_norm min/max"
+    else:
+        flat = reference.reshape(-1, reference.shape[-1]).astype(np.float64)
+        span = flat.max(axis=0) - flat.min(axis=0)
+        source = "reference actions min/max"
+    return np.maximum(span, 1e-6), source
+
+
+def error_metrics(got: np.ndarray, ref: np.ndarray, span: np.ndarray) -> dict[str, Any]:
+    """max abs and RMSE, absolute and as % of `span` (per action dim and overall)."""
+    if got.shape != ref.shape:
+        raise ParityError(f"engine output shape {got.shape} != reference shape {ref.shape}")
+    err = got.astype(np.float64) - ref.astype(np.float64)
+    flat = err.reshape(-1, err.shape[-1])
+    if not np.all(np.isfinite(flat)):
+        return {"max_abs": float("inf"), "rmse": float("inf"), "max_abs_pct_range": float("inf"),
+                "rmse_pct_range": float("inf"), "finite": False}
+    max_abs_dim = np.abs(flat).max(axis=0)
+    rmse_dim = np.sqrt((flat ** 2).mean(axis=0))
+    pct_max = 100.0 * max_abs_dim / span
+    pct_rmse = 100.0 * rmse_dim / span
+    return {
+        "max_abs": float(max_abs_dim.max()),
+        "rmse": float(np.sqrt((flat ** 2).mean())),
+        "max_abs_pct_range": float(pct_max.max()),
+        "rmse_pct_range": float(np.sqrt((pct_rmse ** 2).mean())),
+        "max_abs_pct_range_per_dim": [round(float(v), 6) for v in pct_max],
+        "finite": True,
+    }
+
+
+def check_threshold(metrics: dict[str, Any], max_error_pct: float, what: str) -> None:
+    """ParityError (engine refused) if the max error exceeds `max_error_pct` % of the action range."""
+    if not metrics["finite"] or metrics["max_abs_pct_range"] > max_error_pct:
+        raise ParityError(
+            f"{what}: max |error| {metrics['max_abs_pct_range']:.3g}% of the action range "
+            f"(RMSE {metrics['rmse_pct_range']:.3g}%) exceeds {max_error_pct:g}%; engine not registered "
+            "(raise the limit with --max-error-pct if this is expected)"
+        )
+
+
+def parity_inputs(bundle: Bundle) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(inputs by graph input name, torch fp32 reference actions) from parity.npz."""
+    path = bundle.artifact_path(PARITY_INPUTS)
+    with np.load(path, allow_pickle=False) as data:
+        names = [e["name"] for e in bundle.manifest["io"]["inputs"]]
+        missing = [n for n in names + ["actions"] if n not in data]
+        if missing:
+            raise ParityError(f"{path}: missing keys {missing}")
+        return {n: data[n] for n in names}, data["actions"]
+
+
+def reference_actions(bundle: Bundle, inputs: dict[str, np.ndarray], torch_ref: np.ndarray) -> tuple[np.ndarray, str]:
+    """The fp32 ONNX's actions via onnxruntime if importable, else parity.npz's torch reference."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return torch_ref, "parity.npz torch fp32 (onnxruntime not installed)"
+    sess = ort.InferenceSession(str(bundle.artifact_path(ONNX_FP32)), providers=["CPUExecutionProvider"])
+    return sess.run(["actions"], inputs)[0], "onnx_fp32 (onnxruntime CPU)"
