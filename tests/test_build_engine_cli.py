@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -36,7 +35,6 @@ def bundle(tmp_path):
 @needs_no_trt
 def test_main_reports_missing_tensorrt_in_one_line(bundle, monkeypatch, capsys):
     # Only this subcommand: the others are written on other branches.
-    monkeypatch.setattr(cli_main, "COMMANDS", {"build-engine": "build_engine_cmd"})
     rc = cli_main.main(["build-engine", str(bundle), "--fp16", "--max-batch", "2"])
     err = capsys.readouterr().err
     assert rc == 2
@@ -47,26 +45,19 @@ def test_main_reports_missing_tensorrt_in_one_line(bundle, monkeypatch, capsys):
 
 
 def test_bad_bundle_is_reported_before_tensorrt(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli_main, "COMMANDS", {"build-engine": "build_engine_cmd"})
     rc = cli_main.main(["build-engine", str(tmp_path / "missing.actedge")])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "not a bundle directory" in err
 
 
 def test_weak_typing_with_fp32_is_a_user_error(bundle, monkeypatch, capsys):
-    monkeypatch.setattr(cli_main, "COMMANDS", {"build-engine": "build_engine_cmd"})
     assert cli_main.main(["build-engine", str(bundle), "--fp32", "--weak-typing"]) == 2
     assert "--weak-typing goes with --fp16" in capsys.readouterr().err
 
 
 @needs_no_trt
 def test_console_entry_point_exits_nonzero_with_one_line(bundle):
-    missing = [m for m in cli_main.COMMANDS.values() if importlib.util.find_spec(f"act_edge.cli.{m}") is None]
-    if missing:  # other subcommands live on other branches until merged: same main(), this command only
-        cmd = [sys.executable, "-c", "import sys; from act_edge.cli import main as m; "
-               "m.COMMANDS = {'build-engine': 'build_engine_cmd'}; sys.argv[0] = 'act-edge'; sys.exit(m.main())"]
-    else:
-        cmd = [sys.executable, "-m", "act_edge"]
+    cmd = [sys.executable, "-m", "act_edge"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(cmd + ["build-engine", str(bundle)], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2

@@ -40,7 +40,12 @@ def run(args: argparse.Namespace) -> int:
     out = args.output or Path.cwd() / f"{_stem(args.checkpoint)}.actedge"
     log(f"{ckpt.source.get('format')} checkpoint: {ckpt.spec.name}; writing {out}")
     bundle_dir = export_bundle(ckpt, out, fp16=args.fp16, opset=args.opset, max_batch=args.max_batch, log=log)
-    _summary(bundle_dir, time.perf_counter() - t0)
+    engine_status = None
+    if args.fp16:
+        from .build_engine_cmd import maybe_build_after_export
+
+        engine_status = maybe_build_after_export(bundle_dir, log)
+    _summary(bundle_dir, time.perf_counter() - t0, engine_status)
     return 0
 
 
@@ -54,7 +59,7 @@ def _progress(t0: float):
     return log
 
 
-def _summary(bundle_dir: Path, seconds: float) -> None:
+def _summary(bundle_dir: Path, seconds: float, engine_status: str | None) -> None:
     from ..bundle import load_bundle
     from .text import human_bytes
 
@@ -76,4 +81,6 @@ def _summary(bundle_dir: Path, seconds: float) -> None:
         print(f"  note      {note}")
     for key, a in m["artifacts"].items():
         print(f"  file      {a['path']:18s} {human_bytes(a['bytes']):>10s}  sha256 {a['sha256'][:12]}")
+    if engine_status:
+        print(f"  engine    {engine_status}")
     print(f"next: act-edge inspect {bundle_dir}")

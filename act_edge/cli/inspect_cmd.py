@@ -61,7 +61,9 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _engine_lines(manifest: dict) -> list[str]:
-    return [f"{e.get('path')}" for e in manifest.get("engines", [])]
+    from .build_engine_cmd import describe_engines
+
+    return describe_engines(manifest)
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
