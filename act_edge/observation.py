@@ -88,37 +88,64 @@ class ObservationValidator:
         self._fields_set = frozenset(self.fields)
         self._expected_fields = repr(sorted(self.fields))
         self._cam_list = repr(self.camera_names)
-        self._image_names = {c.name: c for c in self.images}
-        self._depth_names = {c.name: c for c in self.depth}
+        self._image_set = frozenset(c.name for c in self.images)
+        self._depth_set = frozenset(c.name for c in self.depth)
+        self._descs_dict = self._descriptors(stacked=False)
+        self._descs_stacked = self._descriptors(stacked=True) if self.stacked_input else []
+        # Indices of the float fields (finite check), for dict-images [0] and stacked [1] layouts.
+        self._finite_idx = tuple(tuple(i for i, d in enumerate(descs) if d[5])
+                                 for descs in (self._descs_dict, self._descs_stacked))
     # ---------------------------------------------------------------------------------------------
     def validate(self, obs: Any, batched: bool = False) -> int:
         """Raise ObservationError for the first rule `obs` breaks; return its batch size (1 if single)."""
         if not isinstance(obs, Mapping):
             raise ObservationError(f"observation: expected a dict, got {type(obs).__name__}")
         fields = self._fields_set
-        if len(obs) != len(fields) or any(k not in fields for k in obs):
+        if len(obs) != len(fields) or not fields.issuperset(obs):
             unknown = [k for k in obs if k not in fields]
             if unknown:
                 key = sorted(unknown, key=str)[0]
                 raise ObservationError(
                     f"observation[{key!r}]: unknown field (expected one of {self._expected_fields})")
-        for field in self.fields:
-            if field not in obs:
-                raise ObservationError(f"{field}: missing (expected {self._missing_hint(field, batched)})")
+            for field in self.fields:
+                if field not in obs:
+                    raise ObservationError(f"{field}: missing (expected {self._missing_hint(field, batched)})")
 
-        # Collect (label, array, expected dtypes, expected trailing shape, finite-check key) in order.
-        items = self._items(obs)
-        for label, arr, dtypes, _, _ in items:
-            if not isinstance(arr, np.ndarray):
-                raise ObservationError(f"{label}: expected a numpy array, got {type(arr).__name__}")
-            if arr.dtype not in dtypes:
-                raise ObservationError(f"{label}: expected dtype {dtypes[0]}, got {arr.dtype}")
+        images = obs["images"]
+        if isinstance(images, np.ndarray):
+            if self.stacked_shape is None:
+                raise ObservationError(
+                    "images: expected a dict of cameras (the cameras have different resolutions), got ndarray")
+            descs = self._descs_stacked
+        elif isinstance(images, Mapping):
+            self._check_cameras("images", images)
+            descs = self._descs_dict
+        else:
+            raise ObservationError(
+                f"images: expected a dict of cameras or a uint8 array, got {type(images).__name__}")
+        if self.depth:
+            depth = obs["depth"]
+            if not isinstance(depth, Mapping):
+                raise ObservationError(f"depth: expected a dict of cameras, got {type(depth).__name__}")
+            self._check_cameras("depth", depth)
+        # The arrays, in the order of `descs`: (label, source, key, dtypes, shape, check_finite).
+        arrs = [obs[key] if src is None else obs[src][key] for _, src, key, _, _, _ in descs]
+        i = 0
+        for arr in arrs:
+            if type(arr) is not np.ndarray and not isinstance(arr, np.ndarray):
+                raise ObservationError(f"{descs[i][0]}: expected a numpy array, got {type(arr).__name__}")
+            if arr.dtype not in descs[i][3]:
+                raise ObservationError(f"{descs[i][0]}: expected dtype {descs[i][3][0]}, got {arr.dtype}")
+            i += 1
         batch = 1
         if batched:
-            state = obs["state"]
+            state = arrs[0]
             if state.ndim >= 1:
                 batch = state.shape[0]
-        for label, arr, _, shape, _ in items:
+        i = 0
+        for arr in arrs:
+            label, _, _, _, shape, _ = descs[i]
+            i += 1
             if batched:
                 if arr.shape[1:] != shape or arr.ndim != len(shape) + 1:
                     raise ObservationError(
@@ -130,48 +157,31 @@ class ObservationValidator:
                 raise ObservationError(f"{label}: expected shape {_shape_str(shape)}, got {_shape_str(arr.shape)}")
         if batched and not 1 <= batch <= self.max_batch:
             raise ObservationError(f"state: batch {batch} is outside 1..{self.max_batch}")
-        for label, arr, _, _, check_finite in items:
-            if not check_finite:
-                continue
-            flat = arr.reshape(-1)
+        for i in self._finite_idx[descs is self._descs_stacked]:
+            flat = arrs[i].reshape(-1)
             # max/min propagate nan and keep +-inf, raise no FP flags and allocate nothing.
             if not (math.isfinite(_max(flat)) and math.isfinite(_min(flat))):
-                i = int(np.flatnonzero(~np.isfinite(flat))[0])
-                raise ObservationError(f"{label}: non-finite value {float(flat[i])} at index {i}")
+                j = int(np.flatnonzero(~np.isfinite(flat))[0])
+                raise ObservationError(f"{descs[i][0]}: non-finite value {float(flat[j])} at index {j}")
         return batch
 
-    def _items(self, obs: Mapping[str, Any]) -> list[tuple[str, Any, tuple[np.dtype, ...], tuple[int, ...], Any]]:
-        items: list[tuple[str, Any, tuple[np.dtype, ...], tuple[int, ...], Any]] = []
-        _, s = self.vectors["state"]
-        items.append(("state", obs["state"], FLOAT_DTYPES, (s,), True))
-        images = obs["images"]
-        if isinstance(images, Mapping):
-            self._check_cameras("images", images, self._image_names, "uint8", "(H, W, 3)")
-            items.extend((f"images[{c.name!r}]", images[c.name], (_U8,), c.shape, False) for c in self.images)
-        elif isinstance(images, np.ndarray):
-            if self.stacked_shape is None:
-                raise ObservationError(
-                    "images: expected a dict of cameras (the cameras have different resolutions), got ndarray")
-            items.append(("images", images, (_U8,), self.stacked_shape, False))
+    def _descriptors(self, stacked: bool) -> list[tuple[str, str | None, str, tuple[np.dtype, ...], tuple[int, ...], bool]]:
+        d: list[tuple[str, str | None, str, tuple[np.dtype, ...], tuple[int, ...], bool]] = [
+            ("state", None, "state", FLOAT_DTYPES, (self.vectors["state"][1],), True)]
+        if stacked:
+            d.append(("images", None, "images", (_U8,), self.stacked_shape, False))  # type: ignore[arg-type]
         else:
-            raise ObservationError(
-                f"images: expected a dict of cameras or a uint8 array, got {type(images).__name__}")
-        if self.depth:
-            depth = obs["depth"]
-            if not isinstance(depth, Mapping):
-                raise ObservationError(f"depth: expected a dict of cameras, got {type(depth).__name__}")
-            self._check_cameras("depth", depth, self._depth_names, "float32", "(H, W)")
-            items.extend((f"depth[{c.name!r}]", depth[c.name], (_F32,), c.shape, True)
-                         for c in self.depth)
+            d.extend((f"images[{c.name!r}]", "images", c.name, (_U8,), c.shape, False) for c in self.images)
+        d.extend((f"depth[{c.name!r}]", "depth", c.name, (_F32,), c.shape, True) for c in self.depth)
         if "env_state" in self.vectors:
-            _, e = self.vectors["env_state"]
-            items.append(("env_state", obs["env_state"], FLOAT_DTYPES, (e,), True))
-        return items
+            d.append(("env_state", None, "env_state", FLOAT_DTYPES, (self.vectors["env_state"][1],), True))
+        return d
 
-    def _check_cameras(self, field: str, given: Mapping[str, Any], known: dict[str, _Camera],
-                       dtype: str, _: str) -> None:
-        if len(given) == len(known) and all(k in known for k in given):
+    def _check_cameras(self, field: str, given: Mapping[str, Any]) -> None:
+        known = self._image_set if field == "images" else self._depth_set
+        if len(given) == len(known) and known.issuperset(given):
             return
+        dtype = "uint8" if field == "images" else "float32"
         unknown = sorted((k for k in given if k not in known), key=str)
         if unknown:
             raise ObservationError(f"{field}[{unknown[0]!r}]: unknown camera (expected one of {self._cam_list})")
