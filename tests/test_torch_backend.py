@@ -39,7 +39,7 @@ def _fake_export(b: SyntheticBundle) -> dict[str, types.ModuleType]:
                 out = out + env_state.sum(dim=1)[:, None, None] * self.E
             return out
 
-    def load_checkpoint(path):
+    def load_checkpoint(path, format=None):
         data = np.load(path)
         return types.SimpleNamespace(spec=b.spec, state_dict={k: torch.from_numpy(data[k]) for k in "CDE"})
 
@@ -58,7 +58,7 @@ def fake_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SyntheticBun
     np.savez(ckpt, C=b.C, D=b.D, E=b.E)
 
     def add_source(mf: dict) -> None:
-        mf["source"] = {"path": str(ckpt), "format": "test", "sha256": sha256_file(ckpt)}
+        mf["source"] = {"path": str(ckpt), "format": "test", "files": {ckpt.name: sha256_file(ckpt)}}
 
     mf = json.loads((b.path / MANIFEST).read_text())
     add_source(mf)
@@ -87,7 +87,7 @@ def test_torch_backend_matches_reference_and_onnxruntime(fake_bundle: SyntheticB
 def test_torch_backend_refuses_a_different_checkpoint(fake_bundle: SyntheticBundle, tmp_path: Path) -> None:
     mf = json.loads((fake_bundle.path / MANIFEST).read_text())
     Path(mf["source"]["path"]).write_bytes(b"not the checkpoint")
-    with pytest.raises(BundleError, match="source.sha256"):
+    with pytest.raises(BundleError, match="source hash"):
         Policy.load(fake_bundle.path, backend="torch")
 
 

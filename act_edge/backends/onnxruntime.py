@@ -34,7 +34,8 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
     def __init__(self, bundle: Bundle, max_batch: int, device: str = "cpu", precision: str = "fp32",
-                 intra_op_threads: int | None = None, verify: bool = True) -> None:
+                 intra_op_threads: int | None = None, allow_spinning: bool = False,
+                 verify: bool = True) -> None:
         super().__init__(bundle, max_batch)
         try:
             import onnxruntime as ort
@@ -57,6 +58,10 @@ class OnnxRuntimeBackend(Backend):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if intra_op_threads is not None:
             options.intra_op_num_threads = intra_op_threads
+        # Spinning worker threads keep cores busy after each run, stealing them from the control loop
+        # (measured on 2 cores: validate/ensemble stages 5-20x slower); off unless asked for.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "1" if allow_spinning else "0")
         try:
             self._session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types

@@ -1,7 +1,7 @@
 """torch backend: the exporter's reference model (eager fp32; on CUDA optionally fp16 autocast + CUDA graph).
 
-It loads the source checkpoint (the `checkpoint=` argument, else the manifest's `source.path`,
-checked against `source.sha256`) with `act_edge.export.checkpoint.load_checkpoint` and runs
+It loads the source checkpoint (the `checkpoint=` argument, else the manifest's `source.path` in
+`source.format`, checked against the manifest's source hashes) with `act_edge.export.checkpoint.load_checkpoint` and runs
 `act_edge.export.model.ActInferenceModel`, which takes the same named tensors as the ONNX graph.
 Host buffers are shared with torch (`torch.from_numpy`), so on CPU staging writes straight into the
 model's inputs and the result is copied into the preallocated output buffer.
@@ -22,19 +22,22 @@ from .onnxruntime import parse_device
 
 
 def _verify_source(bundle: Bundle, path: Path) -> None:
-    """Check a checkpoint against the manifest's `source.sha256` (a hex string for one file, or
-    {relative file: hex} for a directory)."""
-    want = bundle.manifest.get("source", {}).get("sha256")
+    """Check a checkpoint against the manifest's source hashes: `source.files` {file name: sha256}
+    (names relative to the checkpoint directory, or to the checkpoint file's folder), or
+    `source.sha256` (a hex string for one file, or such a mapping)."""
+    source = bundle.manifest.get("source", {})
+    want = source.get("files", source.get("sha256"))
     if want is None:
         return
     files = {"": want} if isinstance(want, str) else dict(want)
+    base = path if path.is_dir() else path.parent
     for rel, digest in files.items():
-        f = path / rel if rel else path
+        f = (base / rel) if rel else path
         if not f.is_file():
-            raise BundleError(f"{f}: checkpoint file named by the manifest's source.sha256 is missing")
+            raise BundleError(f"{f}: checkpoint file named by the manifest's source hashes is missing")
         got = sha256_file(f)
         if got != digest:
-            raise BundleError(f"{f}: sha256 {got[:12]}... does not match the manifest's source.sha256 "
+            raise BundleError(f"{f}: sha256 {got[:12]}... does not match the manifest's source hash "
                               f"{digest[:12]}... (not the checkpoint this bundle was exported from)")
 
 
@@ -43,7 +46,7 @@ class TorchBackend(Backend):
 
     def __init__(self, bundle: Bundle, max_batch: int, device: str = "cpu", precision: str = "fp32",
                  checkpoint: str | os.PathLike | None = None, cuda_graph: bool = True,
-                 verify: bool = True) -> None:
+                 verify: bool = True, checkpoint_options: dict[str, Any] | None = None) -> None:
         super().__init__(bundle, max_batch)
         try:
             import torch
@@ -68,15 +71,17 @@ class TorchBackend(Backend):
                 _verify_source(bundle, path)
         else:
             path = Path(checkpoint)
-        loaded = load_checkpoint(path)
-        if loaded.spec != bundle.spec:
-            raise BundleError(f"{path}: its spec differs from the bundle's (a different checkpoint?)")
+        fmt = bundle.manifest.get("source", {}).get("format") if checkpoint is None else None
+        loaded = load_checkpoint(path, format=fmt, **(checkpoint_options or {}))
         self._torch = torch
         self.device = "cpu" if kind == "cpu" else f"cuda:{device_id}"
         self.precision = precision
         dev = torch.device(self.device)
-        model = ActInferenceModel(bundle.spec)
-        model.load_state_dict(loaded.state_dict)
+        model = ActInferenceModel(bundle.spec)  # the bundle's spec: the graph the bundle was made from
+        try:
+            model.load_state_dict({k: v.float() for k, v in loaded.state_dict.items()}, strict=True)
+        except RuntimeError as exc:
+            raise BundleError(f"{path}: weights do not fit the bundle's spec: {str(exc).splitlines()[0]}") from None
         self._model = model.eval().to(dev)
         self._inputs, self._output = allocate_io(bundle, max_batch)
         self._host_t = {n: torch.from_numpy(b) for n, b in self._inputs.items()}  # shares memory
