@@ -93,14 +93,14 @@ class TemporalEnsemble:
         p = self._parity ^ 1
         self._parity = p
         target, head, prev_tail, out = self._views[p]
-        np.multiply(chunk, self._w, out=target)
-        np.add(head, prev_tail, out=head)
+        np.multiply(chunk, self._w, target)  # positional `out`: keyword parsing costs ~0.3 us a call
+        np.add(head, prev_tail, head)
         n = self._n
         if n < self.chunk_size:
             n += 1
             self._n = n
             if n < self.chunk_size:
-                np.multiply(out, self._rescale[n], out=out)
+                np.multiply(out, self._rescale[n], out)
         return out
 
 
