@@ -32,6 +32,8 @@ import numpy as np
 
 # exp(k * (chunk - 1)) beyond this range loses float32 (then float64) precision in warm-up rescaling.
 _F32_SPAN = 60.0
+_mul = np.multiply  # module-level names: one lookup less per call on the per-step path
+_add = np.add
 _F64_SPAN = 600.0
 
 
@@ -77,6 +79,7 @@ class TemporalEnsemble:
         self._views = ((a, a[:-1], b[1:], a[0]), (b, b[:-1], a[1:], b[0]))
         self._parity = 0
         self._n = 0  # live predictions for the current step (<= chunk)
+        self._warm = False  # n == chunk
 
     @property
     def n_live(self) -> int:
@@ -87,20 +90,23 @@ class TemporalEnsemble:
         self._acc.fill(0.0)
         self._parity = 0
         self._n = 0
+        self._warm = False
 
     def update(self, chunk: np.ndarray) -> np.ndarray:
         """Fold in the (chunk, A) prediction made at this step; return this step's (A,) action."""
         p = self._parity ^ 1
         self._parity = p
         target, head, prev_tail, out = self._views[p]
-        np.multiply(chunk, self._w, target)  # positional `out`: keyword parsing costs ~0.3 us a call
-        np.add(head, prev_tail, head)
-        n = self._n
+        _mul(chunk, self._w, target)  # positional `out`: keyword parsing costs ~0.3 us a call
+        _add(head, prev_tail, head)
+        if self._warm:
+            return out
+        n = self._n + 1
+        self._n = n
         if n < self.chunk_size:
-            n += 1
-            self._n = n
-            if n < self.chunk_size:
-                np.multiply(out, self._rescale[n], out)
+            _mul(out, self._rescale[n], out)
+        else:
+            self._warm = True
         return out
 
 

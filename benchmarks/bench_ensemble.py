@@ -92,15 +92,44 @@ def bench_ours_temporal_ensemble(benchmark) -> None:
     benchmark(ens.update, chunks[0])
     ours = benchmark.stats.stats.median
     MEDIANS["ours"] = ours
+    inter = interleaved_medians()
     benchmark.extra_info.update({f"{k}_median_us": v * 1e6 for k, v in MEDIANS.items()})
-    if "lerobot" in MEDIANS:
-        ratio = MEDIANS["lerobot"] / ours
-        benchmark.extra_info["speedup_vs_lerobot"] = ratio
-        print(f"\nensemble step median: ours {ours * 1e6:.2f} us, LeRobot-style {MEDIANS['lerobot'] * 1e6:.2f} us "
-              f"({ratio:.1f}x)" + (f", original loop {MEDIANS['original'] * 1e6:.2f} us "
-                                   f"({MEDIANS['original'] / ours:.0f}x)" if "original" in MEDIANS else ""))
-        assert ratio >= 10, f"ours {ours * 1e6:.2f} us is only {ratio:.1f}x faster than the LeRobot-style baseline"
+    benchmark.extra_info.update({f"interleaved_{k}_median_us": v * 1e6 for k, v in inter.items()})
+    ratio_inter = inter["lerobot"] / inter["ours"]
+    msg = (f"\nensemble step median: ours {ours * 1e6:.2f} us"
+           + "".join(f", {name} {MEDIANS[name] * 1e6:.2f} us ({MEDIANS[name] / ours:.1f}x)"
+                     for name in ("lerobot", "original") if name in MEDIANS)
+           + f"\ninterleaved (same seconds): ours {inter['ours'] * 1e6:.2f} us, LeRobot-style "
+             f"{inter['lerobot'] * 1e6:.2f} us ({ratio_inter:.1f}x)")
+    print(msg)
     assert ours <= 4e-6, f"ensemble step median {ours * 1e6:.2f} us > 4 us"
+    # The speed-up is asserted on the interleaved measurement: on a shared machine the load changes
+    # between the separate pytest-benchmark runs, the interleaved rounds see the same load.
+    assert ratio_inter >= 10, f"only {ratio_inter:.1f}x faster than the LeRobot-style baseline"
+
+
+def interleaved_medians(rounds: int = 41) -> dict[str, float]:
+    """Per-call medians of ours and the LeRobot-style baseline, timed in alternating short rounds."""
+    import time
+
+    ours, ler = TemporalEnsemble(CHUNK, DOF, K), LeRobotEnsembler()
+    chunks = _chunks()
+    for c in chunks:
+        ours.update(c)
+        ler.update(c[None])
+    c, c1 = chunks[0], chunks[0][None]
+    times: dict[str, list[float]] = {"ours": [], "lerobot": []}
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(500):
+            ours.update(c)
+        t1 = time.perf_counter()
+        for _ in range(50):
+            ler.update(c1)
+        t2 = time.perf_counter()
+        times["ours"].append((t1 - t0) / 500)
+        times["lerobot"].append((t2 - t1) / 50)
+    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def bench_profiler_record_step(benchmark) -> None:
