@@ -194,3 +194,27 @@ def test_stage_copies_into_buffers() -> None:
     v.stage(one, bufs, v.validate(one))
     np.testing.assert_array_equal(bufs["images"][0, 1], one["images"]["wrist"])
     np.testing.assert_array_equal(bufs["images"][1:3, 1], obs["images"]["wrist"][1:])  # rows past batch kept
+
+
+def test_stage_rgbd_depth_and_stacked_batched() -> None:
+    from act_edge.backends.base import allocate_io
+    from act_edge.bundle import Bundle
+
+    rng = np.random.default_rng(7)
+    spec = make_spec(rgbd=True)
+    bundle = Bundle(path=None, manifest={"io": io_description(spec)}, spec=spec)  # type: ignore[arg-type]
+    bufs, _ = allocate_io(bundle, 4)
+    assert set(bufs) == {"images", "depth", "state"}
+    v = validator(spec)
+    obs = good_obs(spec, rng, batch=2)
+    v.stage(obs, bufs, v.validate(obs, batched=True), batched=True)
+    np.testing.assert_array_equal(bufs["depth"][:2, 1], obs["depth"]["wrist"])
+    np.testing.assert_array_equal(bufs["depth"][:2, 0], obs["depth"]["top"])
+    spec = make_spec()
+    bundle = Bundle(path=None, manifest={"io": io_description(spec)}, spec=spec)  # type: ignore[arg-type]
+    bufs, _ = allocate_io(bundle, 4)
+    v = validator(spec)
+    obs = good_obs(spec, rng, batch=3)
+    obs["images"] = np.stack([obs["images"]["top"], obs["images"]["wrist"]], axis=1)  # (B, N, H, W, 3)
+    v.stage(obs, bufs, v.validate(obs, batched=True), batched=True)
+    np.testing.assert_array_equal(bufs["images"][:3], obs["images"])

@@ -211,3 +211,42 @@ def test_multi_resolution_bundle_rejected_by_fixture_but_validator_handles_singl
     with pytest.raises(AssertionError):
         build_bundle(Path("/nonexistent/x.actedge"),
                      tiny_spec(cams=(("a", 24, 32), ("b", 16, 16))))
+
+
+def _fake_tensorrt_module(monkeypatch: pytest.MonkeyPatch, behaviour: str) -> list:
+    """Install a stand-in act_edge.backends.tensorrt (the real one is written in another branch)."""
+    import sys
+    import types
+
+    from act_edge.backends.onnxruntime import OnnxRuntimeBackend
+
+    calls: list = []
+
+    class TensorRTBackend(OnnxRuntimeBackend):
+        name = "tensorrt"
+
+        def __init__(self, bundle, max_batch, device="cuda:0", engine=None):
+            calls.append((device, engine))
+            if behaviour == "unavailable":
+                raise act_edge.BackendUnavailable("tensorrt backend: no engine matches this GPU")
+            super().__init__(bundle, max_batch, device="cpu")
+
+    mod = types.ModuleType("act_edge.backends.tensorrt")
+    mod.TensorRTBackend = TensorRTBackend
+    monkeypatch.setitem(sys.modules, "act_edge.backends.tensorrt", mod)
+    return calls
+
+
+def test_auto_tries_tensorrt_first_and_falls_through(bundle: SyntheticBundle, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _fake_tensorrt_module(monkeypatch, "unavailable")
+    p = Policy.load(bundle.path)
+    assert p.backend.name == "onnxruntime" and calls == [("cuda:0", None)]
+    assert any("no engine matches" in s for s in p.skipped_backends)
+    with pytest.raises(act_edge.BackendUnavailable, match="no engine matches"):
+        Policy.load(bundle.path, backend="tensorrt")
+    calls = _fake_tensorrt_module(monkeypatch, "works")
+    p = Policy.load(bundle.path)
+    assert p.backend.name == "tensorrt" and calls == [("cuda:0", None)]
+    # device="cpu" never tries TensorRT
+    calls.clear()
+    assert Policy.load(bundle.path, device="cpu").backend.name == "onnxruntime" and calls == []
