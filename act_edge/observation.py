@@ -95,6 +95,7 @@ class ObservationValidator:
         # Indices of the float fields (finite check), for dict-images [0] and stacked [1] layouts.
         self._finite_idx = tuple(tuple(i for i, d in enumerate(descs) if d[5])
                                  for descs in (self._descs_dict, self._descs_stacked))
+
     # ---------------------------------------------------------------------------------------------
     def validate(self, obs: Any, batched: bool = False) -> int:
         """Raise ObservationError for the first rule `obs` breaks; return its batch size (1 if single)."""
@@ -118,7 +119,7 @@ class ObservationValidator:
                     "images: expected a dict of cameras (the cameras have different resolutions), got ndarray")
             descs = self._descs_stacked
         elif isinstance(images, Mapping):
-            self._check_cameras("images", images)
+            self._check_cameras("images", images, batched)
             descs = self._descs_dict
         else:
             raise ObservationError(
@@ -127,7 +128,7 @@ class ObservationValidator:
             depth = obs["depth"]
             if not isinstance(depth, Mapping):
                 raise ObservationError(f"depth: expected a dict of cameras, got {type(depth).__name__}")
-            self._check_cameras("depth", depth)
+            self._check_cameras("depth", depth, batched)
         # The arrays, in the order of `descs`: (label, source, key, dtypes, shape, check_finite).
         arrs = [obs[key] if src is None else obs[src][key] for _, src, key, _, _, _ in descs]
         i = 0
@@ -177,7 +178,7 @@ class ObservationValidator:
             d.append(("env_state", None, "env_state", FLOAT_DTYPES, (self.vectors["env_state"][1],), True))
         return d
 
-    def _check_cameras(self, field: str, given: Mapping[str, Any]) -> None:
+    def _check_cameras(self, field: str, given: Mapping[str, Any], batched: bool) -> None:
         known = self._image_set if field == "images" else self._depth_set
         if len(given) == len(known) and known.issuperset(given):
             return
@@ -188,7 +189,8 @@ class ObservationValidator:
         for cam in (self.images if field == "images" else self.depth):
             if cam.name not in given:
                 raise ObservationError(
-                    f"{field}[{cam.name!r}]: missing (expected {dtype} array of shape {_shape_str(cam.shape)})")
+                    f"{field}[{cam.name!r}]: missing (expected {dtype} array of shape "
+                    f"{_shape_str((('batch',) if batched else ()) + cam.shape)})")
 
     def _missing_hint(self, field: str, batched: bool) -> str:
         lead: tuple[Any, ...] = ("batch",) if batched else ()

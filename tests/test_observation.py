@@ -84,6 +84,7 @@ def test_messages_in_documented_order() -> None:
     obs = good_obs(spec, rng)
     del obs["images"]["wrist"]
     reject(v, obs, "images['wrist']: missing (expected uint8 array of shape (48, 64, 3))")
+    reject(v, obs, "images['wrist']: missing (expected uint8 array of shape (batch, 48, 64, 3))", batched=True)
     # dtype before shape: a wrong-dtype wrist frame wins over a wrong-shape state
     obs = good_obs(spec, rng)
     obs["state"] = obs["state"][:5]
