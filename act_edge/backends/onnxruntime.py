@@ -56,6 +56,7 @@ class OnnxRuntimeBackend(Backend):
             providers = ["CPUExecutionProvider"]
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # errors only: load-time optimizer notes (fp16 graphs) are not actionable
         if intra_op_threads is not None:
             options.intra_op_num_threads = intra_op_threads
         # Spinning worker threads keep cores busy after each run, stealing them from the control loop
