@@ -84,6 +84,10 @@ class TorchBackend(Backend):
             raise BundleError(f"{path}: weights do not fit the bundle's spec: {str(exc).splitlines()[0]}") from None
         self._model = model.eval().to(dev)
         self._inputs, self._output = allocate_io(bundle, max_batch)
+        if kind == "cuda":  # page-locked host buffers (fast, DMA-able copies); numpy views share them
+            self._inputs = {n: torch.zeros(b.shape, dtype=torch.from_numpy(b).dtype, pin_memory=True).numpy()
+                            for n, b in self._inputs.items()}
+            self._output = torch.zeros(self._output.shape, dtype=torch.float32, pin_memory=True).numpy()
         self._host_t = {n: torch.from_numpy(b) for n, b in self._inputs.items()}  # shares memory
         self._out_host_t = torch.from_numpy(self._output)
         self._dev_t = self._host_t if kind == "cpu" else {
@@ -100,7 +104,8 @@ class TorchBackend(Backend):
         kwargs = {n: t[:batch] for n, t in self._dev_t.items()}
         with torch.inference_mode():
             if self.precision == "fp16":
-                with torch.autocast("cuda", dtype=torch.float16):
+                # no autocast weight cache: a cached cast made during capture would be freed after it
+                with torch.autocast("cuda", dtype=torch.float16, cache_enabled=not self._use_graph):
                     out = self._model(**kwargs)
             else:
                 out = self._model(**kwargs)
