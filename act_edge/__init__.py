@@ -5,12 +5,15 @@ backend that needs them. Export code lives in `act_edge.export` (needs the `expo
 """
 
 from .bundle import Bundle, load_bundle
-from .errors import ActEdgeError, BackendUnavailable, BundleError, CheckpointError, ParityError
+from .errors import (ActEdgeError, BackendUnavailable, BundleError, CheckpointError, ObservationError,
+                     ParityError)
+from .policy import Policy
 from .spec import ActSpec, CameraSpec, Normalization
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActEdgeError", "ActSpec", "BackendUnavailable", "Bundle", "BundleError", "CameraSpec",
-    "CheckpointError", "Normalization", "ParityError", "load_bundle", "__version__",
+    "CheckpointError", "Normalization", "ObservationError", "ParityError", "Policy", "load_bundle",
+    "__version__",
 ]

@@ -19,3 +19,7 @@ class ParityError(ActEdgeError):
 
 class BackendUnavailable(ActEdgeError):
     """A requested backend (TensorRT, onnxruntime, torch) cannot run on this machine."""
+
+
+class ObservationError(ActEdgeError, ValueError):
+    """An observation does not match the bundle's inputs (docs/observation-rules.md); nothing ran."""

@@ -1,0 +1,227 @@
+"""Policy: what runs in the robot's control loop. validate -> stage -> backend -> ensemble / queue.
+
+Imports numpy only; the backend imports its engine (onnxruntime, tensorrt, torch) when opened.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+from .backends.base import Backend
+from .backends.select import open_backend
+from .bundle import Bundle, load_bundle
+from .ensemble import ChunkQueue, TemporalEnsemble
+from .observation import ObservationValidator
+from .profiler import STAGES, StageProfiler, format_report
+from .spec import ActSpec
+
+_FROM_MANIFEST: Any = type("FromManifest", (), {"__repr__": lambda self: "<from manifest>"})()
+VALIDATE, STAGE, H2D, INFER, D2H, ENSEMBLE, TOTAL = range(len(STAGES))
+
+
+class _NoProfiler:
+    """Stand-in when profiling is off: same calls, no clock reads."""
+
+    count = 0
+
+    def start(self) -> int:
+        return 0
+
+    def mark(self, stage: int, since: int) -> int:
+        return 0
+
+    def end(self, t0: int, now: int | None = None) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+    def report(self) -> dict[str, Any]:
+        return {"steps": 0, "window": 0, "unit": "us", "stages": {}, "profiling": "off"}
+
+
+class Policy:
+    """An ACT policy loaded from a bundle.
+
+    Modes: temporal ensemble (`temporal_ensemble_coeff` is a float: the model runs every step and
+    the action is the weighted mean of every live prediction) or chunk queue (coefficient None: the
+    model runs when the queue is empty and its first `n_action_steps` actions are executed in order).
+
+    Every `step()` validates its observation, also on chunk-queue steps where the model does not
+    run, so a bad observation is rejected consistently (and before anything changes). The array
+    `step()` returns is owned by the policy and overwritten by the next `step()`/`reset()`: copy it
+    to keep it.
+    """
+
+    def __init__(self, bundle: Bundle, backend: Backend, temporal_ensemble_coeff: float | None,
+                 n_action_steps: int, profile: bool = True, profile_capacity: int = 4096,
+                 skipped_backends: list[str] | None = None) -> None:
+        spec = bundle.spec
+        self.bundle = bundle
+        self.backend = backend
+        self.skipped_backends = list(skipped_backends or [])
+        self.temporal_ensemble_coeff = temporal_ensemble_coeff
+        self.n_action_steps = n_action_steps
+        self._validator = ObservationValidator(spec, bundle.manifest["io"]["inputs"], backend.max_batch)
+        self._inputs = {n: backend.input_buffer(n) for n in backend.input_names}
+        self._ensemble = TemporalEnsemble(spec.chunk_size, spec.action_dim, temporal_ensemble_coeff) \
+            if temporal_ensemble_coeff is not None else None
+        self._queue = ChunkQueue(spec.chunk_size, spec.action_dim, n_action_steps) \
+            if temporal_ensemble_coeff is None else None
+        self._prof: StageProfiler | _NoProfiler = StageProfiler(profile_capacity) if profile else _NoProfiler()
+
+    # ---------------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, bundle_dir: str | os.PathLike, backend: str = "auto", device: str | None = None,
+             temporal_ensemble_coeff: float | None = _FROM_MANIFEST, n_action_steps: int = _FROM_MANIFEST,
+             precision: str | None = None, max_batch: int | None = None, profile: bool = True,
+             warmup: int = 3, **backend_options: Any) -> "Policy":
+        """Load a bundle and open a backend.
+
+        backend: "auto" (TensorRT engine built for this machine, else onnxruntime CUDA, else
+            onnxruntime CPU), "tensorrt", "onnxruntime" or "torch".
+        device: "cpu", "cuda", "cuda:N"; None lets the backend choice decide.
+        temporal_ensemble_coeff: k of the weights exp(-k i); None selects the chunk queue; left out,
+            the manifest's `runtime.temporal_ensemble_coeff`.
+        n_action_steps: actions executed per chunk in chunk-queue mode, 1..chunk_size; left out, the
+            manifest's `runtime.n_action_steps` (else chunk_size). With ensembling it must be 1.
+        precision: "fp32" / "fp16" artifact (None: fp16 on CUDA when the bundle has it, else fp32).
+        max_batch: largest batch `predict_chunk(batched=True)` accepts (default 1; buffers are
+            allocated for it once).
+        warmup: model runs at load (not profiled), so the first control step is not the slow one.
+        backend_options: passed to the backend (e.g. intra_op_threads for onnxruntime, checkpoint
+            for torch, engine for tensorrt).
+        """
+        bundle = load_bundle(bundle_dir)
+        spec = bundle.spec
+        runtime = bundle.manifest.get("runtime", {}) or {}
+        coeff_given = temporal_ensemble_coeff is not _FROM_MANIFEST
+        steps_given = n_action_steps is not _FROM_MANIFEST
+        coeff = temporal_ensemble_coeff if coeff_given else runtime.get("temporal_ensemble_coeff")
+        steps = n_action_steps if steps_given else runtime.get("n_action_steps", spec.chunk_size)
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+            raise ValueError(f"n_action_steps must be an integer in 1..{spec.chunk_size}, got {steps!r}")
+        steps = int(steps)
+        if coeff is not None:
+            if isinstance(coeff, bool) or not isinstance(coeff, (int, float, np.floating, np.integer)):
+                raise ValueError(f"temporal_ensemble_coeff must be a float or None, got {coeff!r}")
+            if steps_given and steps != 1:
+                raise ValueError(
+                    f"temporal_ensemble_coeff={coeff} runs the model every step, so n_action_steps must be 1, "
+                    f"got {steps}; pass temporal_ensemble_coeff=None for the chunk queue")
+            steps = 1
+        elif not 1 <= steps <= spec.chunk_size:
+            raise ValueError(f"n_action_steps must be in 1..{spec.chunk_size} (the chunk size), got {steps}")
+        if max_batch is None:
+            max_batch = 1
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        be, skipped = open_backend(bundle, backend, device=device, precision=precision,
+                                   max_batch=max_batch, options=backend_options)
+        try:
+            policy = cls(bundle, be, None if coeff is None else float(coeff), steps, profile=profile,
+                         skipped_backends=skipped)
+            for _ in range(max(0, warmup)):
+                be.upload(1)
+                be.execute(1)
+                be.download(1)
+        except BaseException:
+            be.close()
+            raise
+        return policy
+
+    # ---------------------------------------------------------------------------------------------
+    @property
+    def spec(self) -> ActSpec:
+        return self.bundle.spec
+
+    @property
+    def mode(self) -> str:
+        return "temporal_ensemble" if self._ensemble is not None else "chunk_queue"
+
+    def describe(self) -> str:
+        how = (f"temporal ensemble k={self.temporal_ensemble_coeff}" if self._ensemble is not None
+               else f"chunk queue, {self.n_action_steps} of {self.spec.chunk_size} actions per chunk")
+        return f"{self.bundle.path.name}: {self.backend.describe()}, {how}"
+
+    def reset(self) -> None:
+        """Start a new episode: empty the ensemble / queue (profiler statistics are kept)."""
+        if self._ensemble is not None:
+            self._ensemble.reset()
+        if self._queue is not None:
+            self._queue.reset()
+
+    def step(self, obs: Mapping[str, Any]) -> np.ndarray:
+        """One control step: returns this step's (A,) action (owned by the policy; copy to keep)."""
+        prof = self._prof
+        t0 = prof.start()
+        self._validator.validate(obs)
+        t = prof.mark(VALIDATE, t0)
+        queue = self._queue
+        if queue is None or queue.needs_chunk:
+            self._validator.stage(obs, self._inputs, 1)
+            t = prof.mark(STAGE, t)
+            be = self.backend
+            be.upload(1)
+            t = prof.mark(H2D, t)
+            be.execute(1)
+            t = prof.mark(INFER, t)
+            chunk = be.download(1)[0]
+            t = prof.mark(D2H, t)
+            if queue is None:
+                action = self._ensemble.update(chunk)  # type: ignore[union-attr]
+                t = prof.mark(ENSEMBLE, t)
+                prof.end(t0, t)
+                return action
+            queue.push(chunk)
+        action = queue.pop()
+        t = prof.mark(ENSEMBLE, t)
+        prof.end(t0, t)
+        return action
+
+    def predict_chunk(self, obs: Mapping[str, Any], batched: bool = False,
+                      out: np.ndarray | None = None) -> np.ndarray:
+        """Run the model once: (chunk, A), or (batch, chunk, A) with batched=True. Leaves the ensemble
+        and queue alone. Writes into `out` when given (no allocation), else returns a new array."""
+        prof = self._prof
+        t0 = prof.start()
+        batch = self._validator.validate(obs, batched=batched)
+        t = prof.mark(VALIDATE, t0)
+        self._validator.stage(obs, self._inputs, batch, batched=batched)
+        t = prof.mark(STAGE, t)
+        be = self.backend
+        be.upload(batch)
+        t = prof.mark(H2D, t)
+        be.execute(batch)
+        t = prof.mark(INFER, t)
+        result = be.download(batch)
+        if not batched:
+            result = result[0]
+        if out is None:
+            out = result.copy()
+        else:
+            np.copyto(out, result)
+        t = prof.mark(D2H, t)
+        prof.end(t0, t)
+        return out
+
+    # ---------------------------------------------------------------------------------------------
+    def latency_report(self, table: bool = False) -> dict[str, Any] | str:
+        """Per-stage p50/p90/p99/max/mean/std (us) and jitter over the profiler's window;
+        `table=True` gives the formatted text instead of the dict."""
+        rep = self._prof.report()
+        rep["backend"] = self.backend.describe()
+        rep["mode"] = self.mode
+        return format_report(rep) if table else rep
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> "Policy":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,142 @@
+"""Synthetic bundles for runtime tests: a hand-built ONNX graph with the manifest's I/O contract whose
+output is a known function of its inputs, so Policy results can be checked against numpy.
+
+    actions[b, t, a] = state[b, a % S] * C[t, a] + mean(images[b]) * D[t, a] (+ sum(env_state[b]) * E[t, a])
+
+The fp16 artifact stores C, D, E as float16 (cast to float32 in the graph), so a test can tell which
+artifact was loaded and compute its exact expectation too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from act_edge.bundle import ONNX_FP16, ONNX_FP32, artifact_entry, io_description, write_bundle_atomic
+from act_edge.spec import ActSpec, CameraSpec
+
+
+def tiny_spec(chunk: int = 20, dof: int = 14, cams: tuple[tuple[str, int, int], ...] = (("top", 24, 32), ("wrist", 24, 32)),
+              env_state_dim: int = 0) -> ActSpec:
+    return ActSpec(cameras=tuple(CameraSpec(n, h, w) for n, h, w in cams), state_dim=dof, action_dim=dof,
+                   chunk_size=chunk, env_state_dim=env_state_dim, d_model=16, n_heads=2, dim_feedforward=32,
+                   name="synthetic")
+
+
+@dataclass
+class SyntheticBundle:
+    path: Path
+    spec: ActSpec
+    C: np.ndarray
+    D: np.ndarray
+    E: np.ndarray
+
+    def expected(self, images: np.ndarray, state: np.ndarray, env_state: np.ndarray | None = None,
+                 fp16: bool = False) -> np.ndarray:
+        """float64 reference. images (B, N, H, W, 3) uint8 (all cameras in manifest order), state (B, S)."""
+        C, D, E = (m.astype(np.float16).astype(np.float64) if fp16 else m.astype(np.float64)
+                   for m in (self.C, self.D, self.E))
+        S, A = self.spec.state_dim, self.spec.action_dim
+        st = state.astype(np.float32).astype(np.float64)[:, np.arange(A) % S]  # (B, A)
+        mean = images.reshape(len(images), -1).astype(np.float64).mean(axis=1)  # (B,)
+        out = st[:, None, :] * C[None] + mean[:, None, None] * D[None]
+        if env_state is not None:
+            out = out + env_state.astype(np.float32).astype(np.float64).sum(axis=1)[:, None, None] * E[None]
+        return out
+
+
+def _graph(spec: ActSpec, C: np.ndarray, D: np.ndarray, E: np.ndarray, fp16: bool) -> bytes:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    io = io_description(spec)
+    assert len(io["inputs"]) - (1 if spec.env_state_dim else 0) == 2, "one image group only"
+    S, A, T = spec.state_dim, spec.action_dim, spec.chunk_size
+    nodes, inits = [], []
+
+    def const(name: str, value: np.ndarray) -> str:
+        if fp16 and value.dtype == np.float32:
+            inits.append(numpy_helper.from_array(value.astype(np.float16), name + "_h"))
+            nodes.append(helper.make_node("Cast", [name + "_h"], [name], to=TensorProto.FLOAT))
+        else:
+            inits.append(numpy_helper.from_array(value, name))
+        return name
+
+    const("C", C.astype(np.float32))
+    const("D", D.astype(np.float32))
+    inits.append(numpy_helper.from_array(np.arange(A, dtype=np.int64) % S, "gather_idx"))
+    inits.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "ax1"))
+    inits.append(numpy_helper.from_array(np.array([1, 2], dtype=np.int64), "ax12"))
+    nodes += [
+        helper.make_node("Cast", ["images"], ["img_f"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMean", ["img_f"], ["img_mean"], axes=[1, 2, 3, 4], keepdims=0),  # (B,)
+        helper.make_node("Unsqueeze", ["img_mean", "ax12"], ["img_mean3"]),  # (B, 1, 1)
+        helper.make_node("Mul", ["img_mean3", "D"], ["img_term"]),  # (B, T, A)
+        helper.make_node("Gather", ["state", "gather_idx"], ["st_g"], axis=1),  # (B, A)
+        helper.make_node("Unsqueeze", ["st_g", "ax1"], ["st_g3"]),  # (B, 1, A)
+        helper.make_node("Mul", ["st_g3", "C"], ["st_term"]),
+    ]
+    last = "sum0"
+    nodes.append(helper.make_node("Add", ["st_term", "img_term"], [last]))
+    graph_inputs = []
+    for entry in io["inputs"]:
+        dtype = TensorProto.UINT8 if entry["dtype"] == "uint8" else TensorProto.FLOAT
+        graph_inputs.append(helper.make_tensor_value_info(entry["name"], dtype, entry["shape"]))
+    if spec.env_state_dim:
+        const("E", E.astype(np.float32))
+        nodes += [
+            helper.make_node("ReduceSum", ["env_state", "ax1"], ["env_sum"], keepdims=1),  # (B, 1)
+            helper.make_node("Unsqueeze", ["env_sum", "ax1"], ["env_sum3"]),  # (B, 1, 1)
+            helper.make_node("Mul", ["env_sum3", "E"], ["env_term"]),
+            helper.make_node("Add", [last, "env_term"], ["sum1"]),
+        ]
+        last = "sum1"
+    nodes.append(helper.make_node("Identity", [last], ["actions"]))
+    out = helper.make_tensor_value_info("actions", TensorProto.FLOAT, ["batch", T, A])
+    graph = helper.make_graph(nodes, "synthetic_act", graph_inputs, [out], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="act-edge-tests")
+    model.ir_version = 10
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def build_bundle(dest: Path, spec: ActSpec | None = None, runtime: dict | None = None, seed: int = 0,
+                 max_batch: int = 4, fp16: bool = True) -> SyntheticBundle:
+    spec = spec or tiny_spec()
+    rng = np.random.default_rng(seed)
+    T, A = spec.chunk_size, spec.action_dim
+    C = rng.uniform(0.5, 1.5, (T, A)).astype(np.float32) * rng.choice([-1, 1], (T, A))
+    D = rng.uniform(0.001, 0.01, (T, A)).astype(np.float32)
+    E = rng.uniform(-1, 1, (T, A)).astype(np.float32)
+    runtime = runtime if runtime is not None else {"temporal_ensemble_coeff": 0.01, "n_action_steps": 1}
+
+    def build(tmp: Path) -> dict:
+        (tmp / "model.onnx").write_bytes(_graph(spec, C, D, E, fp16=False))
+        artifacts = {ONNX_FP32: artifact_entry(tmp, "model.onnx", precision="fp32")}
+        if fp16:
+            (tmp / "model.fp16.onnx").write_bytes(_graph(spec, C, D, E, fp16=True))
+            artifacts[ONNX_FP16] = artifact_entry(tmp, "model.fp16.onnx", precision="fp16")
+        return {"name": dest.stem, "spec": spec.to_dict(), "io": io_description(spec), "max_batch": max_batch,
+                "runtime": runtime, "artifacts": artifacts}
+
+    path = write_bundle_atomic(dest, build)
+    return SyntheticBundle(path, spec, C, D, E)
+
+
+def random_obs(spec: ActSpec, rng: np.random.Generator, batch: int | None = None) -> dict:
+    lead = () if batch is None else (batch,)
+    obs = {"state": rng.uniform(-2, 2, lead + (spec.state_dim,)).astype(np.float32),
+           "images": {c.name: rng.integers(0, 256, lead + (c.height, c.width, 3), dtype=np.uint8)
+                      for c in spec.cameras}}
+    if spec.env_state_dim:
+        obs["env_state"] = rng.uniform(-1, 1, lead + (spec.env_state_dim,))
+    return obs
+
+
+def stacked_images(spec: ActSpec, obs: dict, batched: bool = False) -> np.ndarray:
+    """(B, N, H, W, 3) in manifest camera order."""
+    axis = 1 if batched else 0
+    imgs = np.stack([obs["images"][c.name] for c in spec.cameras], axis=axis)
+    return imgs if batched else imgs[None]

@@ -1,0 +1,103 @@
+"""The runtime imports and runs where torch, tensorrt and onnx cannot be imported (a robot's venv)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime_fixtures import build_bundle, stacked_images, tiny_spec
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+REPO = Path(__file__).resolve().parents[1]
+
+BLOCKER = textwrap.dedent("""
+    import sys
+    BLOCKED = ("torch", "tensorrt", "onnx", "pycuda", "act_edge.export")
+
+    class Blocker:
+        def find_spec(self, name, path=None, target=None):
+            if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+                raise ImportError(f"{name} is blocked in this test")
+            return None
+
+    sys.meta_path.insert(0, Blocker())
+""")
+
+
+def run_blocked(code: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-c", BLOCKER + textwrap.dedent(code)], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_blocker_really_blocks() -> None:
+    res = run_blocked("import torch")
+    assert res.returncode != 0 and "blocked in this test" in res.stderr
+
+
+def test_import_and_run_policy_without_torch(tmp_path: Path) -> None:
+    b = build_bundle(tmp_path / "nt.actedge", tiny_spec(env_state_dim=2))
+    res = run_blocked(f"""
+        import json, sys
+        import numpy as np
+        import act_edge
+        p = act_edge.Policy.load({str(b.path)!r})
+        rng = np.random.default_rng(0)
+        obs = {{"state": rng.uniform(-1, 1, 14).astype(np.float32),
+               "images": {{c: rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for c in ("top", "wrist")}},
+               "env_state": rng.uniform(-1, 1, 2)}}
+        a = [p.step(obs).tolist() for _ in range(3)]
+        chunk = p.predict_chunk(obs)
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "tensorrt", "onnx"))
+        print(json.dumps({{"backend": p.backend.name, "action": a[-1], "chunk0": chunk[0].tolist(),
+                          "loaded": loaded}}))
+    """)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["backend"] == "onnxruntime"
+    assert out["loaded"] == []
+    # Recompute here: same seeded observation, expected chunk from the fixture's reference function.
+    rng = np.random.default_rng(0)
+    obs = {"state": rng.uniform(-1, 1, 14).astype(np.float32),
+           "images": {c: rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for c in ("top", "wrist")},
+           "env_state": rng.uniform(-1, 1, 2)}
+    chunk = b.expected(stacked_images(b.spec, obs), obs["state"][None], obs["env_state"][None])[0]
+    np.testing.assert_allclose(out["chunk0"], chunk[0], rtol=1e-5, atol=1e-5)
+    # Step 2 of an episode fed the same observation: rows 2, 1, 0 of the chunk, oldest weight first.
+    w = np.exp(-0.01 * np.arange(3))
+    want = (w[0] * chunk[2] + w[1] * chunk[1] + w[2] * chunk[0]) / w.sum()
+    np.testing.assert_allclose(out["action"], want, rtol=1e-5, atol=1e-5)
+
+
+def test_every_runtime_module_imports_without_torch() -> None:
+    res = run_blocked("""
+        import act_edge, act_edge.policy, act_edge.ensemble, act_edge.observation, act_edge.profiler
+        import act_edge.backends.select, act_edge.backends.onnxruntime, act_edge.backends.torch
+        import sys
+        assert "onnxruntime" not in sys.modules, "onnxruntime imported eagerly"
+        from act_edge.errors import BackendUnavailable
+        print("ok")
+    """)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_torch_backend_reports_unavailable_without_torch(tmp_path: Path) -> None:
+    b = build_bundle(tmp_path / "nt2.actedge", fp16=False)
+    res = run_blocked(f"""
+        import act_edge
+        try:
+            act_edge.Policy.load({str(b.path)!r}, backend="torch")
+        except act_edge.BackendUnavailable as exc:
+            print("unavailable:", exc)
+    """)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("unavailable: torch backend: needs torch")
