@@ -192,3 +192,9 @@ def test_lists_regenerate_identically(tmp_path):
     for version in SUPPORTED:
         name = f"tensorrt-{version}.txt"
         assert (tmp_path / name).read_text() == (LISTS / name).read_text()
+
+
+def test_relative_import_of_our_own_tensorrt_module_is_not_the_tensorrt_package():
+    """`from .tensorrt import X` names act_edge.backends.tensorrt, not NVIDIA's package."""
+    assert findings("from .tensorrt import TensorRTBackend\n") == []
+    assert len(findings("from tensorrt.foo import Bar\n")) == 1

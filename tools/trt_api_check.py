@@ -199,7 +199,7 @@ def scan_source(source: str, file: str = "<string>") -> tuple[list[Use], list[Fi
             for alias in node.names:
                 if alias.name == "tensorrt":
                     roots.add(alias.asname or "tensorrt")
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "tensorrt":
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "tensorrt":
             findings.append(Finding(file, node.lineno, "`from tensorrt import ...` hides names from the "
                                     "version check; use `import tensorrt as trt` and `trt.X`"))
     walker = _Walker(file, roots)
@@ -234,7 +234,8 @@ def trt_modules(package: Path) -> list[Path]:
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
             if (isinstance(node, ast.Import) and any(a.name == "tensorrt" for a in node.names)) or \
-                    (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tensorrt")) or \
+                    (isinstance(node, ast.ImportFrom) and node.level == 0
+                     and (node.module or "").split(".")[0] == "tensorrt") or \
                     (isinstance(node, ast.Name) and node.id == "trt") or \
                     (isinstance(node, ast.arg) and node.arg == "trt"):
                 out.append(path)

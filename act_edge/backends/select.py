@@ -18,7 +18,7 @@ def _tensorrt(bundle: Bundle, max_batch: int, device: str, precision: str | None
         from .tensorrt import TensorRTBackend
     except ImportError as exc:
         raise BackendUnavailable(f"tensorrt backend: not importable ({exc})") from None
-    return TensorRTBackend(bundle, max_batch, device=device, **kw)
+    return TensorRTBackend(bundle, max_batch, device=device, precision=precision, **kw)
 
 
 def _onnxruntime(bundle: Bundle, max_batch: int, device: str, precision: str | None, **kw: Any) -> Backend:
