@@ -214,7 +214,8 @@ def test_multi_resolution_bundle_rejected_by_fixture_but_validator_handles_singl
 
 
 def _fake_tensorrt_module(monkeypatch: pytest.MonkeyPatch, behaviour: str) -> list:
-    """Install a stand-in act_edge.backends.tensorrt (the real one is written in another branch)."""
+    """Install a stand-in act_edge.backends.tensorrt to test the selection order only (it runs
+    onnxruntime underneath; no TensorRT behaviour is claimed)."""
     import sys
     import types
 
@@ -225,7 +226,7 @@ def _fake_tensorrt_module(monkeypatch: pytest.MonkeyPatch, behaviour: str) -> li
     class TensorRTBackend(OnnxRuntimeBackend):
         name = "tensorrt"
 
-        def __init__(self, bundle, max_batch, device="cuda:0", engine=None):
+        def __init__(self, bundle, max_batch, device="cuda:0", engine=None, precision=None):
             calls.append((device, engine))
             if behaviour == "unavailable":
                 raise act_edge.BackendUnavailable("tensorrt backend: no engine matches this GPU")
@@ -250,6 +251,17 @@ def test_auto_tries_tensorrt_first_and_falls_through(bundle: SyntheticBundle, mo
     # device="cpu" never tries TensorRT
     calls.clear()
     assert Policy.load(bundle.path, device="cpu").backend.name == "onnxruntime" and calls == []
+
+
+def test_auto_falls_through_the_real_tensorrt_backend_when_it_cannot_run(bundle: SyntheticBundle) -> None:
+    try:
+        import tensorrt  # noqa: F401
+        pytest.skip("tensorrt imports here: the fall-through path is not reachable")
+    except ImportError:
+        pass
+    p = Policy.load(bundle.path)
+    assert p.backend.name == "onnxruntime"
+    assert any("tensorrt" in s.lower() and "not importable" in s for s in p.skipped_backends), p.skipped_backends
 
 
 def _exporter_available() -> bool:
