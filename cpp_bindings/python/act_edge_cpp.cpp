@@ -103,7 +103,7 @@ PYBIND11_MODULE(act_edge_cpp, m) {
         .def("reset", &TemporalEnsemble::reset)
         .def("update", [](TemporalEnsemble& e, const F32& chunk) {
                 check_2d(chunk, e.chunk_size(), e.action_dim(), "chunk");
-                py::array_t<float> out(static_cast<py::ssize_t>(e.action_dim()));
+                py::array_t<float> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(e.action_dim())});
                 e.update(chunk.data(), out.mutable_data());
                 return out;
             }, py::arg("chunk"))
@@ -138,7 +138,7 @@ PYBIND11_MODULE(act_edge_cpp, m) {
                     throw py::value_error("chunk: fewer rows than n_action_steps");
             }, py::arg("chunk"))
         .def("pop", [](ChunkQueue& q) {
-                py::array_t<float> out(static_cast<py::ssize_t>(q.action_dim()));
+                py::array_t<float> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(q.action_dim())});
                 if (!q.pop(out.mutable_data())) throw py::index_error("pop from an empty ChunkQueue");
                 return out;
             });
