@@ -119,12 +119,33 @@ std::string expected_field(const ObservationSchema& s, std::string_view field, b
     return "float32 array of shape " + shape_text({n, h, w}, batched);
 }
 
-bool shape_matches(const ArrayView& a, const std::vector<std::int64_t>& want) {
-    if (a.ndim != static_cast<int>(want.size())) return false;
+// An expected shape without allocation; -1 = the batch axis.
+struct Shape {
+    int n = 0;
+    std::int64_t d[ArrayView::kMaxDims] = {};
+    Shape(std::initializer_list<std::int64_t> dims, bool batched) {
+        if (batched) d[n++] = -1;
+        for (std::int64_t x : dims) d[n++] = x;
+    }
+    std::string text() const { return format_shape(d, n); }
+};
+
+// Names a field, e.g. `state` or `images['top']`; the string is built only for a message.
+struct Label {
+    std::string_view field;
+    std::string_view camera;  // empty: the whole field
+    bool has_camera = false;
+    std::string text() const {
+        return has_camera ? std::string(field) + "[" + py_repr(camera) + "]" : std::string(field);
+    }
+};
+
+bool shape_matches(const ArrayView& a, const Shape& want) {
+    if (a.ndim != want.n) return false;
     for (int i = 0; i < a.ndim; ++i) {
-        if (want[i] < 0) {
+        if (want.d[i] < 0) {
             if (a.shape[i] < 1) return false;  // batch axis: any size >= 1
-        } else if (a.shape[i] != want[i]) {
+        } else if (a.shape[i] != want.d[i]) {
             return false;
         }
     }
@@ -143,15 +164,13 @@ std::optional<std::string> first_non_finite(const T* p, std::int64_t n) {
 }
 
 // dtype, shape, then finiteness of one array. `dtypes` are accepted names, the first is "expected".
-std::optional<std::string> check_array(const std::string& label, const ArrayView& a,
-                                       std::initializer_list<const char*> dtypes,
-                                       const std::vector<std::int64_t>& want) {
+std::optional<std::string> check_array(const Label& label, const ArrayView& a,
+                                       std::initializer_list<const char*> dtypes, const Shape& want) {
     bool ok = false;
     for (const char* d : dtypes) ok = ok || a.dtype == d;
-    if (!ok) return label + ": expected dtype " + *dtypes.begin() + ", got " + std::string(a.dtype);
+    if (!ok) return label.text() + ": expected dtype " + *dtypes.begin() + ", got " + std::string(a.dtype);
     if (!shape_matches(a, want)) {
-        return label + ": expected shape " + format_shape(want.data(), static_cast<int>(want.size())) +
-               ", got " + format_shape(a.shape.data(), a.ndim);
+        return label.text() + ": expected shape " + want.text() + ", got " + format_shape(a.shape.data(), a.ndim);
     }
     if (a.data != nullptr && a.dtype != "uint8") {
         std::int64_t n = 1;
@@ -159,28 +178,26 @@ std::optional<std::string> check_array(const std::string& label, const ArrayView
         std::optional<std::string> bad;
         if (a.dtype == "float32") bad = first_non_finite(static_cast<const float*>(a.data), n);
         else if (a.dtype == "float64") bad = first_non_finite(static_cast<const double*>(a.data), n);
-        if (bad) return label + ": " + *bad;
+        if (bad) return label.text() + ": " + *bad;
     }
     return std::nullopt;
 }
 
-std::vector<std::int64_t> dims(std::initializer_list<std::int64_t> d, bool batched) {
-    std::vector<std::int64_t> v;
-    if (batched) v.push_back(-1);
-    v.insert(v.end(), d.begin(), d.end());
-    return v;
+std::vector<std::string> camera_names(const ObservationSchema& s) {
+    std::vector<std::string> names;
+    for (const auto& c : s.cameras) names.push_back(c.name);
+    return names;
 }
 
 // Unknown, then missing cameras of an `images` / `depth` mapping.
 std::optional<std::string> check_camera_names(const ObservationSchema& s, const ObservationField& f,
                                               bool depth, bool batched) {
-    std::vector<std::string> names;
-    for (const auto& c : s.cameras) names.push_back(c.name);
-    const std::string field(f.name);
-    for (const auto& [cam, view] : f.cameras) {
-        (void)view;
-        if (std::find(names.begin(), names.end(), cam) == names.end()) {
-            return field + "[" + py_repr(cam) + "]: unknown camera (expected one of " + py_list(names) + ")";
+    for (const auto& kv : f.cameras) {
+        const bool known = std::any_of(s.cameras.begin(), s.cameras.end(),
+                                       [&](const auto& c) { return c.name == kv.first; });
+        if (!known) {
+            return Label{f.name, kv.first, true}.text() + ": unknown camera (expected one of " +
+                   py_list(camera_names(s)) + ")";
         }
     }
     for (const auto& c : s.cameras) {
@@ -189,7 +206,7 @@ std::optional<std::string> check_camera_names(const ObservationSchema& s, const 
         if (!present) {
             const std::string want = depth ? "float32 array of shape " + shape_text({c.height, c.width}, batched)
                                            : "uint8 array of shape " + shape_text({c.height, c.width, 3}, batched);
-            return field + "[" + py_repr(c.name) + "]: missing (expected " + want + ")";
+            return Label{f.name, c.name, true}.text() + ": missing (expected " + want + ")";
         }
     }
     return std::nullopt;
@@ -197,24 +214,24 @@ std::optional<std::string> check_camera_names(const ObservationSchema& s, const 
 
 std::optional<std::string> check_image_field(const ObservationSchema& s, const ObservationField& f, bool depth,
                                              bool batched) {
-    const std::string field(f.name);
     const char* dtype = depth ? "float32" : "uint8";
     if (f.kind == ObservationField::Kind::Other) {
-        return field + ": expected a dict of cameras or one " + dtype + " array, got " + std::string(f.type_name);
+        return std::string(f.name) + ": expected a dict of cameras or one " + dtype + " array, got " + std::string(f.type_name);
     }
     if (f.kind == ObservationField::Kind::Array) {  // stacked (N, H, W[, 3]) in manifest camera order
         if (!single_resolution(s)) {
-            return field + ": expected a dict of cameras (the cameras have different resolutions), got one array";
+            return std::string(f.name) + ": expected a dict of cameras (the cameras have different resolutions), got one array";
         }
         const auto n = static_cast<std::int64_t>(s.cameras.size());
         const auto h = s.cameras[0].height, w = s.cameras[0].width;
-        return check_array(field, f.array, {dtype}, depth ? dims({n, h, w}, batched) : dims({n, h, w, 3}, batched));
+        return check_array(Label{f.name, {}, false}, f.array, {dtype},
+                           depth ? Shape({n, h, w}, batched) : Shape({n, h, w, 3}, batched));
     }
     for (const auto& c : s.cameras) {
-        for (const auto& [cam, view] : f.cameras) {
-            if (cam != c.name) continue;
-            auto bad = check_array(field + "[" + py_repr(cam) + "]", view, {dtype},
-                                   depth ? dims({c.height, c.width}, batched) : dims({c.height, c.width, 3}, batched));
+        for (const auto& kv : f.cameras) {
+            if (kv.first != c.name) continue;
+            auto bad = check_array(Label{f.name, kv.first, true}, kv.second, {dtype},
+                                   depth ? Shape({c.height, c.width}, batched) : Shape({c.height, c.width, 3}, batched));
             if (bad) return bad;
             break;
         }
@@ -223,12 +240,11 @@ std::optional<std::string> check_image_field(const ObservationSchema& s, const O
 }
 
 std::optional<std::string> check_vector_field(const ObservationField& f, std::int64_t dim, bool batched) {
-    const std::string field(f.name);
     if (f.kind != ObservationField::Kind::Array) {
         const std::string got = f.kind == ObservationField::Kind::Other ? std::string(f.type_name) : "dict";
-        return field + ": expected dtype float32, got " + got;
+        return std::string(f.name) + ": expected dtype float32, got " + got;
     }
-    return check_array(field, f.array, {"float32", "float64"}, dims({dim}, batched));
+    return check_array(Label{f.name, {}, false}, f.array, {"float32", "float64"}, Shape({dim}, batched));
 }
 
 }  // namespace
