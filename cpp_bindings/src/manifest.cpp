@@ -91,6 +91,20 @@ std::string version3(const std::string& v) {
     return v.substr(0, i);
 }
 
+// "8.7", 8.7, [8, 7], "87", "sm_87" -> "8.7"; "" if unrecognized.
+std::string normalize_cc(const json& cc) {
+    if (cc.is_array() && cc.size() == 2 && cc[0].is_number_integer() && cc[1].is_number_integer())
+        return std::to_string(cc[0].get<int>()) + "." + std::to_string(cc[1].get<int>());
+    std::string s = cc.is_string() ? cc.get<std::string>() : cc.is_number() ? cc.dump() : "";
+    if (s.rfind("sm_", 0) == 0) s = s.substr(3);
+    const auto dot = s.find('.');
+    const bool digits = !s.empty() && s.find_first_not_of("0123456789.") == std::string::npos;
+    if (!digits) return "";
+    if (dot == std::string::npos) return s.size() >= 2 ? s.substr(0, s.size() - 1) + "." + s.substr(s.size() - 1) : "";
+    if (dot == 0 || dot + 1 == s.size() || s.find('.', dot + 1) != std::string::npos) return "";
+    return s;
+}
+
 }  // namespace
 
 std::vector<IoTensor> parse_io_tensors(std::string_view json_text) {
@@ -174,10 +188,9 @@ Manifest parse_manifest(std::string_view json_text, const std::string& origin) {
             e.key.trt_version = r.str(key, "trt_version", kw);
             e.key.gpu_name = r.str(key, "gpu_name", kw);
             const json& cc = r.at(key, "compute_capability", kw);
-            if (cc.is_string()) e.key.compute_capability = cc.get<std::string>();
-            else if (cc.is_array() && cc.size() == 2 && cc[0].is_number_integer() && cc[1].is_number_integer())
-                e.key.compute_capability = std::to_string(cc[0].get<int>()) + "." + std::to_string(cc[1].get<int>());
-            else r.fail(kw + ".compute_capability", "expected \"8.7\" or [8, 7], got " + cc.dump());
+            e.key.compute_capability = normalize_cc(cc);
+            if (e.key.compute_capability.empty())
+                r.fail(kw + ".compute_capability", "expected \"8.7\", [8, 7] or \"sm_87\", got " + cc.dump());
             e.key.precision = r.str(key, "precision", kw);
             e.key.typing = r.str(key, "typing", kw, false);
             e.key.onnx_sha256 = r.str(key, "onnx_sha256", kw, false);

@@ -30,6 +30,7 @@ public:
     DeviceBuffer() = default;
     explicit DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
         if (bytes) cuda_check(cudaMalloc(&ptr_, bytes), "cudaMalloc");
+        if (bytes) cuda_check(cudaMemset(ptr_, 0, bytes), "cudaMemset");  // defined inputs for the warm-up run
     }
     ~DeviceBuffer() { if (ptr_) cudaFree(ptr_); }
     DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
@@ -244,7 +245,19 @@ struct TrtPolicy::Impl {
             if (it->dtype != numpy_name(dt)) {
                 throw BundleError(engine_path + ": engine tensor '" + b.name + "' is " + numpy_name(dt) + ", the manifest says " + it->dtype);
             }
+            if (it->shape.empty() || it->shape[0] != -1)
+                throw BundleError(engine_path + ": manifest io '" + b.name + "' has no leading \"batch\" axis");
             b.dims.assign(it->shape.begin() + 1, it->shape.end());  // drop "batch"
+            const nvinfer1::Dims ed = engine->getTensorShape(b.name.c_str());  // -1 = dynamic
+            bool same = ed.nbDims == static_cast<int>(it->shape.size());
+            for (int d = 1; same && d < ed.nbDims; ++d) same = ed.d[d] == -1 || ed.d[d] == it->shape[d];
+            if (!same) {
+                std::vector<std::int64_t> got(ed.d, ed.d + std::max(ed.nbDims, 0));
+                throw BundleError(engine_path + ": engine tensor '" + b.name + "' has shape " +
+                                  format_shape(got.data(), static_cast<int>(got.size())) + ", the manifest says " +
+                                  format_shape(it->shape.data(), static_cast<int>(it->shape.size())) +
+                                  " (engine built from another export; rebuild with: act-edge build-engine " + opt.bundle_dir + ")");
+            }
             std::size_t vol = 1;
             for (auto d : b.dims) vol *= static_cast<std::size_t>(d);
             b.per_item_bytes = vol * b.elem_size;
@@ -336,7 +349,22 @@ struct TrtPolicy::Impl {
         }
     }
 
+    // Every array must carry data to be staged (validation alone accepts shape-only views).
+    static void require_data(const Observation& obs) {
+        auto need = [](const ArrayView& a, std::string_view field, std::string_view cam) {
+            if (a.data == nullptr) {
+                throw std::invalid_argument(std::string(field) + (cam.empty() ? "" : "['" + std::string(cam) + "']") +
+                                            ": ArrayView has no data pointer");
+            }
+        };
+        for (const auto& f : obs.fields) {
+            if (f.kind == ObservationField::Kind::Array) need(f.array, f.name, {});
+            else for (const auto& [cam, v] : f.cameras) need(v, f.name, cam);
+        }
+    }
+
     std::size_t batch_of(const Observation& obs, bool batched) {
+        require_data(obs);
         if (!batched) return 1;
         const ObservationField* st = obs.find("state");
         const auto b = static_cast<std::size_t>(st->array.shape[0]);
@@ -442,6 +470,7 @@ void TrtPolicy::step(const Observation& obs, float* action) {
         m.queue->push(static_cast<const float*>(m.output->host.get()), m.chunk);
     } else {
         validate_observation(m.schema, obs, false);  // every step, as the Python Policy does
+        m.profiler.record(Stage::Validate, t0, Profiler::Clock::now());
     }
     const auto t1 = Profiler::Clock::now();
     m.queue->pop(action);

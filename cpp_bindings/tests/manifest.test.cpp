@@ -82,6 +82,13 @@ TEST_CASE("manifest parses the bundle-format fields", "[manifest]") {
     m = parse_manifest(j.dump(), "b/manifest.json");
     CHECK_FALSE(m.runtime.temporal_ensemble_coeff.has_value());
     CHECK(m.engines[0].key.compute_capability == "8.7");
+    for (auto cc : {nlohmann::json("sm_87"), nlohmann::json("87"), nlohmann::json(8.7)}) {
+        j["engines"][0]["key"]["compute_capability"] = cc;
+        CHECK(parse_manifest(j.dump(), "b/manifest.json").engines[0].key.compute_capability == "8.7");
+    }
+    j["engines"][0]["key"]["compute_capability"] = "ampere";
+    CHECK_THROWS_WITH(parse_manifest(j.dump(), "b/manifest.json"),
+                      "b/manifest.json: engines[0].key.compute_capability: expected \"8.7\", [8, 7] or \"sm_87\", got \"ampere\"");
 }
 
 TEST_CASE("manifest errors are one line naming the file", "[manifest]") {

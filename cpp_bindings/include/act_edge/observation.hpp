@@ -27,7 +27,7 @@ struct ArrayView {
     std::string_view dtype;
     int ndim = 0;
     std::array<std::int64_t, kMaxDims> shape{};
-    const void* data = nullptr;
+    const void* data = nullptr;  // C-contiguous (row-major) elements of `dtype`; must outlive the call
 
     ArrayView() = default;
     ArrayView(std::string_view dtype_, std::initializer_list<std::int64_t> dims, const void* data_ = nullptr);
