@@ -9,12 +9,7 @@
 namespace act_edge {
 
 ArrayView::ArrayView(std::string_view dtype_, std::initializer_list<std::int64_t> dims, const void* data_)
-    : dtype(dtype_), data(data_) {
-    for (std::int64_t d : dims) {
-        if (ndim == kMaxDims) throw std::invalid_argument("ArrayView: more than 8 dimensions");
-        shape[ndim++] = d;
-    }
-}
+    : ArrayView(dtype_, dims.begin(), static_cast<int>(dims.size()), data_) {}
 
 ArrayView::ArrayView(std::string_view dtype_, const std::int64_t* dims, int ndim_, const void* data_)
     : dtype(dtype_), data(data_) {
@@ -90,34 +85,6 @@ std::string py_list(const Names& names) {
     return out + "]";
 }
 
-std::string shape_text(std::initializer_list<std::int64_t> dims, bool batched) {
-    std::vector<std::int64_t> v;
-    if (batched) v.push_back(-1);
-    v.insert(v.end(), dims.begin(), dims.end());
-    return format_shape(v.data(), static_cast<int>(v.size()));
-}
-
-bool single_resolution(const ObservationSchema& s) {
-    for (const auto& c : s.cameras)
-        if (c.height != s.cameras[0].height || c.width != s.cameras[0].width) return false;
-    return true;
-}
-
-// Expected description of a whole top-level field, for "missing" messages.
-std::string expected_field(const ObservationSchema& s, std::string_view field, bool batched) {
-    const auto n = static_cast<std::int64_t>(s.cameras.size());
-    if (field == "state") return "float32 array of shape " + shape_text({s.state_dim}, batched);
-    if (field == "env_state") return "float32 array of shape " + shape_text({s.env_state_dim}, batched);
-    std::vector<std::string> names;
-    for (const auto& c : s.cameras) names.push_back(c.name);
-    const bool images = field == "images";
-    if (!single_resolution(s)) {
-        return std::string("a dict of ") + (images ? "uint8" : "float32") + " arrays, one per camera in " + py_list(names);
-    }
-    const auto h = s.cameras[0].height, w = s.cameras[0].width;
-    if (images) return "uint8 array of shape " + shape_text({n, h, w, 3}, batched);
-    return "float32 array of shape " + shape_text({n, h, w}, batched);
-}
 
 // An expected shape without allocation; -1 = the batch axis.
 struct Shape {
@@ -129,6 +96,28 @@ struct Shape {
     }
     std::string text() const { return format_shape(d, n); }
 };
+
+bool single_resolution(const ObservationSchema& s) {
+    for (const auto& c : s.cameras)
+        if (c.height != s.cameras[0].height || c.width != s.cameras[0].width) return false;
+    return true;
+}
+
+// Expected description of a whole top-level field, for "missing" messages.
+std::string expected_field(const ObservationSchema& s, std::string_view field, bool batched) {
+    const auto n = static_cast<std::int64_t>(s.cameras.size());
+    if (field == "state") return "float32 array of shape " + Shape({s.state_dim}, batched).text();
+    if (field == "env_state") return "float32 array of shape " + Shape({s.env_state_dim}, batched).text();
+    std::vector<std::string> names;
+    for (const auto& c : s.cameras) names.push_back(c.name);
+    const bool images = field == "images";
+    if (!single_resolution(s)) {
+        return std::string("a dict of ") + (images ? "uint8" : "float32") + " arrays, one per camera in " + py_list(names);
+    }
+    const auto h = s.cameras[0].height, w = s.cameras[0].width;
+    if (images) return "uint8 array of shape " + Shape({n, h, w, 3}, batched).text();
+    return "float32 array of shape " + Shape({n, h, w}, batched).text();
+}
 
 // Names a field, e.g. `state` or `images['top']`; the string is built only for a message.
 struct Label {
@@ -204,8 +193,8 @@ std::optional<std::string> check_camera_names(const ObservationSchema& s, const 
         const bool present = std::any_of(f.cameras.begin(), f.cameras.end(),
                                          [&](const auto& kv) { return kv.first == c.name; });
         if (!present) {
-            const std::string want = depth ? "float32 array of shape " + shape_text({c.height, c.width}, batched)
-                                           : "uint8 array of shape " + shape_text({c.height, c.width, 3}, batched);
+            const std::string want = depth ? "float32 array of shape " + Shape({c.height, c.width}, batched).text()
+                                           : "uint8 array of shape " + Shape({c.height, c.width, 3}, batched).text();
             return Label{f.name, c.name, true}.text() + ": missing (expected " + want + ")";
         }
     }

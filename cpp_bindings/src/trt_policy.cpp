@@ -25,60 +25,58 @@ void cuda_check(cudaError_t e, const char* what) {
 
 // --- RAII over CUDA resources (move-only, as in the TensorRT samples' buffers.h) ----------------
 
-class DeviceBuffer {
+// Move-only owner of `bytes` of CUDA memory, zeroed at allocation; Memory says which kind.
+template <class Memory>
+class CudaBuffer {
 public:
-    DeviceBuffer() = default;
-    explicit DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
-        if (bytes) cuda_check(cudaMalloc(&ptr_, bytes), "cudaMalloc");
-        if (bytes) cuda_check(cudaMemset(ptr_, 0, bytes), "cudaMemset");  // defined inputs for the warm-up run
-    }
-    ~DeviceBuffer() { if (ptr_) cudaFree(ptr_); }
-    DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
-    DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    CudaBuffer() = default;
+    explicit CudaBuffer(std::size_t bytes) : ptr_(bytes ? Memory::allocate(bytes) : nullptr), bytes_(bytes) {}
+    ~CudaBuffer() { if (ptr_) Memory::release(ptr_); }
+    CudaBuffer(CudaBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+    CudaBuffer& operator=(CudaBuffer&& o) noexcept {
         if (this != &o) {
-            if (ptr_) cudaFree(ptr_);
+            if (ptr_) Memory::release(ptr_);
             ptr_ = std::exchange(o.ptr_, nullptr);
             bytes_ = std::exchange(o.bytes_, 0);
         }
         return *this;
     }
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    CudaBuffer(const CudaBuffer&) = delete;
+    CudaBuffer& operator=(const CudaBuffer&) = delete;
     void* get() const noexcept { return ptr_; }
     std::size_t bytes() const noexcept { return bytes_; }
 
 private:
     void* ptr_ = nullptr;
     std::size_t bytes_ = 0;
+};
+
+struct DeviceMemory {
+    static void* allocate(std::size_t n) {
+        void* p = nullptr;
+        cuda_check(cudaMalloc(&p, n), "cudaMalloc");
+        if (cudaError_t e = cudaMemset(p, 0, n); e != cudaSuccess) {  // defined inputs for the warm-up run
+            cudaFree(p);
+            cuda_check(e, "cudaMemset");
+        }
+        return p;
+    }
+    static void release(void* p) noexcept { cudaFree(p); }
 };
 
 // Pinned host memory (cudaMallocHost): async copies really overlap and do not stage through pageable memory.
-class HostBuffer {
-public:
-    HostBuffer() = default;
-    explicit HostBuffer(std::size_t bytes) : bytes_(bytes) {
-        if (bytes) cuda_check(cudaMallocHost(&ptr_, bytes), "cudaMallocHost");
-        if (bytes) std::memset(ptr_, 0, bytes);
+struct PinnedHostMemory {
+    static void* allocate(std::size_t n) {
+        void* p = nullptr;
+        cuda_check(cudaMallocHost(&p, n), "cudaMallocHost");
+        std::memset(p, 0, n);
+        return p;
     }
-    ~HostBuffer() { if (ptr_) cudaFreeHost(ptr_); }
-    HostBuffer(HostBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
-    HostBuffer& operator=(HostBuffer&& o) noexcept {
-        if (this != &o) {
-            if (ptr_) cudaFreeHost(ptr_);
-            ptr_ = std::exchange(o.ptr_, nullptr);
-            bytes_ = std::exchange(o.bytes_, 0);
-        }
-        return *this;
-    }
-    HostBuffer(const HostBuffer&) = delete;
-    HostBuffer& operator=(const HostBuffer&) = delete;
-    void* get() const noexcept { return ptr_; }
-    std::size_t bytes() const noexcept { return bytes_; }
-
-private:
-    void* ptr_ = nullptr;
-    std::size_t bytes_ = 0;
+    static void release(void* p) noexcept { cudaFreeHost(p); }
 };
+
+using DeviceBuffer = CudaBuffer<DeviceMemory>;
+using HostBuffer = CudaBuffer<PinnedHostMemory>;
 
 struct StreamDeleter { void operator()(CUstream_st* s) const noexcept { cudaStreamDestroy(s); } };
 using CudaStream = std::unique_ptr<CUstream_st, StreamDeleter>;
