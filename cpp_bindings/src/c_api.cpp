@@ -60,6 +60,19 @@ act_edge_status ok() noexcept {
     return ACT_EDGE_OK;
 }
 
+// new Handle from make(), or NULL with last_error set.
+template <class Handle, class Make>
+Handle* create(Make make) noexcept {
+    try {
+        Handle* h = make();
+        ok();
+        return h;
+    } catch (...) {
+        from_exception();
+        return nullptr;
+    }
+}
+
 // C tensors -> Observation (views onto the caller's strings and arrays).
 act_edge::Observation to_observation(const act_edge_tensor* t, size_t n) {
     if (n && !t) throw std::invalid_argument("observation tensors: NULL pointer with n_tensors > 0");
@@ -96,14 +109,8 @@ int act_edge_has_tensorrt(void) {
 }
 
 act_edge_ensemble* act_edge_ensemble_create(size_t chunk_size, size_t action_dim, double coeff) {
-    try {
-        auto* e = new act_edge_ensemble{act_edge::TemporalEnsemble(chunk_size, action_dim, coeff)};
-        ok();
-        return e;
-    } catch (...) {
-        from_exception();
-        return nullptr;
-    }
+    return create<act_edge_ensemble>(
+        [&] { return new act_edge_ensemble{act_edge::TemporalEnsemble(chunk_size, action_dim, coeff)}; });
 }
 
 void act_edge_ensemble_destroy(act_edge_ensemble* e) { delete e; }
@@ -125,14 +132,8 @@ act_edge_status act_edge_ensemble_update(act_edge_ensemble* e, const float* chun
 }
 
 act_edge_chunk_queue* act_edge_chunk_queue_create(size_t n_action_steps, size_t action_dim) {
-    try {
-        auto* q = new act_edge_chunk_queue{act_edge::ChunkQueue(n_action_steps, action_dim)};
-        ok();
-        return q;
-    } catch (...) {
-        from_exception();
-        return nullptr;
-    }
+    return create<act_edge_chunk_queue>(
+        [&] { return new act_edge_chunk_queue{act_edge::ChunkQueue(n_action_steps, action_dim)}; });
 }
 
 void act_edge_chunk_queue_destroy(act_edge_chunk_queue* q) { delete q; }
@@ -173,7 +174,7 @@ act_edge_policy* act_edge_policy_create(const char* bundle_dir, const act_edge_o
         return nullptr;
     }
 #ifdef ACT_EDGE_WITH_TENSORRT
-    try {
+    return create<act_edge_policy>([&] {
         act_edge_options d;
         act_edge_options_init(&d);
         const act_edge_options& o = opts ? *opts : d;
@@ -189,13 +190,8 @@ act_edge_policy* act_edge_policy_create(const char* bundle_dir, const act_edge_o
         to.use_cuda_graph = o.use_cuda_graph != 0;
         to.max_batch = o.max_batch;
         to.verify_sha256 = o.verify_sha256 != 0;
-        auto* p = new act_edge_policy{act_edge::TrtPolicy(std::move(to))};
-        ok();
-        return p;
-    } catch (...) {
-        from_exception();
-        return nullptr;
-    }
+        return new act_edge_policy{act_edge::TrtPolicy(std::move(to))};
+    });
 #else
     (void)opts;
     fail(ACT_EDGE_ERR_UNAVAILABLE, "built without TensorRT");
@@ -275,14 +271,8 @@ act_edge_schema* act_edge_schema_create(const char* io_inputs_json) {
         fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_schema_create: NULL io_inputs_json");
         return nullptr;
     }
-    try {
-        auto* s = new act_edge_schema{act_edge::ObservationSchema::from_io_inputs_json(io_inputs_json)};
-        ok();
-        return s;
-    } catch (...) {
-        from_exception();
-        return nullptr;
-    }
+    return create<act_edge_schema>(
+        [&] { return new act_edge_schema{act_edge::ObservationSchema::from_io_inputs_json(io_inputs_json)}; });
 }
 
 void act_edge_schema_destroy(act_edge_schema* s) { delete s; }
