@@ -1,0 +1,28 @@
+// Exceptions of the C++ API. Every message is one line that names the culprit (file, field), as in
+// act_edge/errors.py. The C API (act_edge.h) turns them into status codes + act_edge_last_error().
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace act_edge {
+
+// A bundle directory, its manifest or an artifact is missing, corrupt or of an unsupported version.
+class BundleError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// An engine cannot run here (TensorRT/GPU mismatch with the engine key, built without TensorRT).
+class BackendUnavailable : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// An observation breaks the io contract (docs/observation-rules.md); nothing was staged.
+class ObservationError : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
+}  // namespace act_edge

@@ -1,0 +1,102 @@
+// Reading a bundle's manifest.json (docs/bundle-format.md) and verifying artifacts by sha256.
+// Errors are BundleError with one line naming the file and what was expected / found, in the style
+// of act_edge/bundle.py.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "act_edge/errors.hpp"
+
+namespace act_edge {
+
+inline constexpr const char* kBundleFormat = "act-edge-bundle";
+inline constexpr int kSchemaVersion = 1;
+
+// One graph input or output (manifest io.inputs[] / io.outputs[]).
+struct IoTensor {
+    std::string name;
+    std::string dtype;                  // numpy name: "uint8", "float32"
+    std::vector<std::int64_t> shape;    // -1 = the dynamic "batch" axis
+    std::string layout;                 // "BNHWC", "BS", ...
+    std::vector<std::string> cameras;   // image/depth inputs: cameras along N, in order
+    std::string units;                  // "robot", "m", or ""
+};
+
+struct CameraInfo {
+    std::string name;
+    std::int64_t height = 0, width = 0, channels = 3;
+};
+
+// The parts of the ActSpec a runtime needs.
+struct SpecInfo {
+    std::string name;
+    std::vector<CameraInfo> cameras;
+    std::int64_t state_dim = 0, action_dim = 0, chunk_size = 0, env_state_dim = 0;
+};
+
+// Runtime defaults for the Policy.
+struct RuntimeDefaults {
+    std::optional<double> temporal_ensemble_coeff;  // nullopt: chunk queue
+    std::int64_t n_action_steps = 0;                // 0: not given (use chunk_size)
+};
+
+// What an engine was built for; it runs only where all of it matches.
+struct EngineKey {
+    std::string trt_version;         // "10.3.0"
+    std::string gpu_name;            // "Orin", "NVIDIA H100 80GB HBM3"
+    std::string compute_capability;  // "8.7"
+    std::string precision;           // "fp16", "fp32"
+    std::string typing;              // "strong" / "weak"
+    std::string onnx_sha256;
+    std::int64_t max_batch = 1;
+};
+
+struct EngineEntry {
+    std::string path;    // relative to the bundle
+    std::string sha256;
+    EngineKey key;
+};
+
+struct Manifest {
+    std::string bundle_dir;     // as given to read_manifest
+    std::string manifest_path;  // <bundle_dir>/manifest.json
+    std::string name;
+    SpecInfo spec;
+    std::vector<IoTensor> inputs, outputs;
+    std::int64_t max_batch = 1;
+    RuntimeDefaults runtime;
+    std::vector<EngineEntry> engines;
+};
+
+// Parse <bundle_dir>/manifest.json. Throws BundleError.
+Manifest read_manifest(const std::string& bundle_dir);
+// Parse manifest text; `origin` names it in errors (a path). Throws BundleError.
+Manifest parse_manifest(std::string_view json_text, const std::string& origin);
+// Parse a JSON array of io entries (manifest io.inputs). Throws BundleError.
+std::vector<IoTensor> parse_io_tensors(std::string_view json_text);
+
+// Throws BundleError naming the file if it is missing or its sha256 differs from `expected_hex`.
+void verify_sha256(const std::string& path, const std::string& expected_hex);
+
+// The machine an engine would run on.
+struct MachineInfo {
+    std::string trt_version;
+    std::string gpu_name;
+    std::string compute_capability;  // "8.7"
+};
+
+// "" if the key matches the machine, else the one-line compatibility error of the Python runtime:
+// "engine <path> was built for TensorRT X on <gpu> (sm_XY); this machine has TensorRT Y on <gpu>
+//  (sm_ZW); rebuild with: act-edge build-engine <bundle>".
+std::string engine_incompatibility(const EngineEntry& engine, const MachineInfo& machine,
+                                   const std::string& bundle_dir);
+
+// The first engine whose key matches the machine (and `precision`, unless empty); throws
+// BackendUnavailable with the incompatibility of the first candidate, or naming what is missing.
+const EngineEntry& select_engine(const Manifest& m, const MachineInfo& machine, const std::string& precision = "");
+
+}  // namespace act_edge

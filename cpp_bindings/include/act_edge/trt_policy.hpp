@@ -1,0 +1,91 @@
+// TrtPolicy: a bundle's TensorRT engine in a C++ control process, no Python.
+//
+// Available only when the library was built with TensorRT and CUDA (ACT_EDGE_WITH_TENSORRT is
+// defined for consumers of the act_edge target then). The header itself has no CUDA/TensorRT
+// includes (pimpl), so it can be included anywhere.
+//
+// Per step:  validate -> stage (host pinned buffers) -> h2d -> infer (enqueueV3 or CUDA graph)
+//            -> d2h -> ensemble / chunk queue, each timed by the profiler.
+// Everything (buffers, stream, events, ensemble ring) is allocated in the constructor; tensor
+// addresses are bound once.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "act_edge/errors.hpp"
+#include "act_edge/manifest.hpp"
+#include "act_edge/observation.hpp"
+#include "act_edge/profiler.hpp"
+
+namespace act_edge {
+
+struct TrtPolicyOptions {
+    // The bundle directory (<name>.actedge/) holding manifest.json and engines/.
+    std::string bundle_dir;
+    // CUDA device index the engine is deserialized on and runs on.
+    int device = 0;
+    // Engine precision to pick from the manifest's engines ("fp16", "fp32"); "" = the first one
+    // built for this machine's TensorRT version and GPU.
+    std::string precision;
+    // How a chunk becomes an action per step. ManifestDefault: the manifest's runtime section
+    // (temporal_ensemble_coeff non-null -> ensemble, else chunk queue with its n_action_steps).
+    enum class Mode { ManifestDefault, Ensemble, ChunkQueue };
+    Mode mode = Mode::ManifestDefault;
+    // Temporal ensemble coefficient k in exp(-k*i) (Mode::Ensemble); 0.01 in ACT.
+    double ensemble_coeff = 0.01;
+    // Actions taken per chunk (Mode::ChunkQueue), 1..chunk_size; 0 = the manifest's n_action_steps,
+    // or chunk_size if it has none.
+    int n_action_steps = 0;
+    // Capture enqueueV3 for batch 1 in a CUDA graph at load and replay it each step (lower launch
+    // overhead and jitter). Falls back to enqueueV3 if capture fails.
+    bool use_cuda_graph = true;
+    // Largest batch predict_chunk(batched) accepts; buffers are sized for it. 0 = the engine key's
+    // max_batch (the manifest's max_batch if the key has none). Must not exceed the engine's.
+    int max_batch = 0;
+    // Verify the engine file's sha256 against the manifest before deserializing it.
+    bool verify_sha256 = true;
+    // Samples kept per profiler stage.
+    std::size_t profiler_capacity = 4096;
+};
+
+class TrtPolicy {
+public:
+    // Reads and checks the manifest, picks the engine for this machine (BackendUnavailable with the
+    // one-line compatibility error otherwise), verifies its sha256, deserializes it, allocates every
+    // buffer, binds tensor addresses and optionally captures a CUDA graph.
+    explicit TrtPolicy(TrtPolicyOptions options);
+    ~TrtPolicy();
+    TrtPolicy(TrtPolicy&&) noexcept;
+    TrtPolicy& operator=(TrtPolicy&&) noexcept;
+    TrtPolicy(const TrtPolicy&) = delete;
+    TrtPolicy& operator=(const TrtPolicy&) = delete;
+
+    // Start a new episode: clears the ensemble / chunk queue.
+    void reset() noexcept;
+    // One control step from a single observation: writes action_dim floats to `action`.
+    // Throws ObservationError (nothing staged, ensemble untouched) or std::runtime_error (CUDA/TRT).
+    void step(const Observation& obs, float* action);
+    // The raw chunk(s) for an observation: writes (batch, chunk_size, action_dim) floats to `out`
+    // (batch = 1 unless `batched`); returns the batch. Does not touch the ensemble / queue.
+    std::size_t predict_chunk(const Observation& obs, float* out, bool batched = false);
+
+    std::size_t action_dim() const noexcept;
+    std::size_t chunk_size() const noexcept;
+    std::size_t max_batch() const noexcept;
+    const Manifest& manifest() const noexcept;
+    const ObservationSchema& schema() const noexcept;
+    Profiler& profiler() noexcept;
+    // "TensorRT 10.3.0 on Orin (sm_87), fp16, CUDA graph"
+    std::string describe() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// TensorRT version and GPU of this machine (device index), as the engine key writes them.
+MachineInfo this_machine(int device);
+
+}  // namespace act_edge

@@ -1,0 +1,89 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "act_edge/act_edge.h"
+#include "act_edge/temporal_ensemble.hpp"
+
+TEST_CASE("C API ensemble agrees with the C++ class", "[c_api]") {
+    act_edge_ensemble* e = act_edge_ensemble_create(10, 3, 0.01);
+    REQUIRE(e != nullptr);
+    act_edge::TemporalEnsemble ref(10, 3, 0.01);
+    std::vector<float> chunk(30), a(3), b(3);
+    for (int s = 0; s < 25; ++s) {
+        for (int i = 0; i < 30; ++i) chunk[i] = std::sin(0.1f * (s * 30 + i));
+        REQUIRE(act_edge_ensemble_update(e, chunk.data(), 30, a.data(), 3) == ACT_EDGE_OK);
+        ref.update(chunk.data(), b.data());
+        CHECK(a == b);
+    }
+    CHECK(act_edge_ensemble_reset(e) == ACT_EDGE_OK);
+    act_edge_ensemble_destroy(e);
+    act_edge_ensemble_destroy(nullptr);
+}
+
+TEST_CASE("C API errors are codes and last_error, never exceptions", "[c_api]") {
+    CHECK(act_edge_ensemble_create(0, 3, 0.01) == nullptr);
+    CHECK(std::string(act_edge_last_error()).find("chunk_size and action_dim must be >= 1") != std::string::npos);
+    CHECK(act_edge_ensemble_create(10, 3, NAN) == nullptr);
+    act_edge_ensemble* e = act_edge_ensemble_create(10, 3, 0.0);
+    float out[3];
+    std::vector<float> chunk(30);
+    CHECK(act_edge_ensemble_update(e, chunk.data(), 29, out, 3) == ACT_EDGE_ERR_INVALID_ARGUMENT);
+    CHECK(act_edge_ensemble_update(nullptr, chunk.data(), 30, out, 3) == ACT_EDGE_ERR_INVALID_ARGUMENT);
+    CHECK(act_edge_ensemble_reset(nullptr) == ACT_EDGE_ERR_INVALID_ARGUMENT);
+    act_edge_ensemble_destroy(e);
+
+    act_edge_options o;
+    act_edge_options_init(&o);
+    act_edge_policy* p = act_edge_policy_create("/nonexistent.actedge", &o);
+    if (act_edge_has_tensorrt()) {
+        CHECK(p == nullptr);
+        CHECK(std::string(act_edge_last_error()).find("no manifest.json") != std::string::npos);
+    } else {
+        CHECK(p == nullptr);
+        CHECK(std::string(act_edge_last_error()) == "built without TensorRT");
+        CHECK(act_edge_policy_step(nullptr, nullptr, 0, out, 3) == ACT_EDGE_ERR_INVALID_ARGUMENT);
+    }
+    CHECK(act_edge_policy_create(nullptr, &o) == nullptr);
+
+    CHECK(act_edge_schema_create("not json") == nullptr);
+    CHECK(std::string(act_edge_last_error()) == "io.inputs: not valid JSON");
+}
+
+TEST_CASE("C API chunk queue", "[c_api]") {
+    act_edge_chunk_queue* q = act_edge_chunk_queue_create(2, 1);
+    REQUIRE(q);
+    float chunk[3] = {1, 2, 3}, out = 0;
+    CHECK(act_edge_chunk_queue_empty(q) == 1);
+    CHECK(act_edge_chunk_queue_update(q, nullptr, 0, &out, 1) == ACT_EDGE_ERR_INVALID_ARGUMENT);
+    CHECK(act_edge_chunk_queue_update(q, chunk, 3, &out, 1) == ACT_EDGE_OK);
+    CHECK(out == 1);
+    CHECK(act_edge_chunk_queue_update(q, nullptr, 0, &out, 1) == ACT_EDGE_OK);
+    CHECK(out == 2);
+    CHECK(act_edge_chunk_queue_empty(q) == 1);
+    CHECK(act_edge_chunk_queue_create(0, 1) == nullptr);
+    act_edge_chunk_queue_destroy(q);
+}
+
+TEST_CASE("C API validation gives the documented messages", "[c_api]") {
+    act_edge_schema* s = act_edge_schema_create(
+        R"([{"name": "images", "dtype": "uint8", "shape": ["batch", 1, 4, 6, 3], "cameras": ["top"]},
+            {"name": "state", "dtype": "float32", "shape": ["batch", 2]}])");
+    REQUIRE(s);
+    const int64_t img_shape[] = {4, 6, 3}, st_shape[] = {2};
+    float state[2] = {0, NAN};
+    act_edge_tensor obs[] = {{"images", "top", "uint8", 3, img_shape, nullptr},
+                             {"state", nullptr, "float32", 1, st_shape, state}};
+    CHECK(act_edge_validate(s, obs, 2, 0) == ACT_EDGE_ERR_OBSERVATION);
+    CHECK(std::string(act_edge_last_error()) == "state: non-finite value nan at index 1");
+    state[1] = 1;
+    CHECK(act_edge_validate(s, obs, 2, 0) == ACT_EDGE_OK);
+    CHECK(std::string(act_edge_last_error()).empty());
+    CHECK(act_edge_validate(s, obs, 1, 0) == ACT_EDGE_ERR_OBSERVATION);
+    CHECK(std::string(act_edge_last_error()) == "state: missing (expected float32 array of shape (2,))");
+    act_edge_tensor bad = {nullptr, nullptr, "uint8", 0, nullptr, nullptr};
+    CHECK(act_edge_validate(s, &bad, 1, 0) == ACT_EDGE_ERR_INVALID_ARGUMENT);
+    act_edge_schema_destroy(s);
+}

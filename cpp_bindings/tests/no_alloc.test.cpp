@@ -1,0 +1,49 @@
+// The control-loop paths allocate nothing: ensemble/queue update, profiler record, validation of a
+// valid observation. Counted by replacing the global operator new in this test binary.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "act_edge/observation.hpp"
+#include "act_edge/profiler.hpp"
+#include "act_edge/temporal_ensemble.hpp"
+
+namespace {
+std::atomic<long> g_allocations{0};
+}
+
+void* operator new(std::size_t n) {
+    ++g_allocations;
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+TEST_CASE("hot paths do not allocate", "[alloc]") {
+    act_edge::TemporalEnsemble e(100, 14, 0.01);
+    act_edge::ChunkQueue q(10, 14);
+    act_edge::Profiler prof(64);
+    std::vector<float> chunk(100 * 14, 0.5f), out(14);
+    auto schema = act_edge::ObservationSchema::from_io_inputs_json(
+        R"([{"name": "images", "dtype": "uint8", "shape": ["batch", 1, 4, 6, 3], "cameras": ["top"]},
+            {"name": "state", "dtype": "float32", "shape": ["batch", 14]}])");
+    act_edge::Observation obs;
+    obs.fields.reserve(4);
+    obs.add_cameras("images").cameras.emplace_back("top", act_edge::ArrayView("uint8", {4, 6, 3}));
+    obs.add_array("state", act_edge::ArrayView("float32", {14}, chunk.data()));
+
+    const long before = g_allocations.load();
+    for (int s = 0; s < 1000; ++s) {
+        act_edge::Profiler::Scope total(prof, act_edge::Stage::Total);
+        e.update(chunk.data(), out.data());
+        q.update(chunk.data(), 100, out.data());
+        prof.record(act_edge::Stage::Infer, 1.0);
+        REQUIRE_FALSE(act_edge::check_observation(schema, obs).has_value());
+        if (s == 500) e.reset();
+    }
+    CHECK(g_allocations.load() == before);
+}
