@@ -1,19 +1,6 @@
 """Observation validation and staging, driven by the bundle's `io` entries.
 
 The rules and the exact messages are in docs/observation-rules.md (the C++ runtime mirrors them).
-Choices the table leaves open, made here and to be mirrored:
-
-- "in this order" is global: every field passes one check before any field gets the next one.
-  Unknown top-level keys are reported in sorted order; fields in the order state, images, depth,
-  env_state; cameras in manifest order (unknown camera names in sorted order).
-- A field that is not a numpy array: `<field>: expected a numpy array, got <type>`; `images` that is
-  neither a dict nor an array: `images: expected a dict of cameras or a uint8 array, got <type>`
-  (a stacked array is accepted only when all cameras share one resolution).
-- Batched observations: the batch is the leading dimension of `state`; a field whose trailing
-  dimensions are wrong reports `(batch, ...)`, one whose only fault is a different batch reports the
-  concrete expected shape, e.g. `(2, 480, 640, 3)`; a batch outside 1..max_batch reports
-  `<field>: batch <b> is outside 1..<max_batch>`.
-- Non-finite values are checked in state, env_state and depth.
 
 Validation reads only the observation; `stage()` then copies it into the backend's input buffers.
 Neither allocates arrays on the single-observation path (the finite test is a max and a min
@@ -21,6 +8,8 @@ reduction: both propagate nan and keep +-inf).
 """
 
 from __future__ import annotations
+
+import sys
 
 import math
 from collections.abc import Mapping
@@ -56,10 +45,11 @@ class _Camera:
 class ObservationValidator:
     """Checks observations against one bundle's inputs and stages them into host buffers."""
 
-    def __init__(self, spec: ActSpec, io_inputs: list[dict[str, Any]], max_batch: int) -> None:
+    def __init__(self, spec: ActSpec | None, io_inputs: list[dict[str, Any]], max_batch: int) -> None:
         self.spec = spec
         self.max_batch = max_batch
-        self.camera_names = spec.camera_names
+        self.camera_names = spec.camera_names if spec is not None else \
+            [c for e in io_inputs if e["dtype"] == "uint8" for c in e["cameras"]]
         self.images: list[_Camera] = []
         self.depth: list[_Camera] = []
         self.vectors: dict[str, tuple[str, int]] = {}  # field -> (input name, dim)
@@ -232,3 +222,11 @@ class ObservationValidator:
                 np.copyto(buffers[c.input_name][0, c.index], images[c.name])
         for c in self.depth:
             np.copyto(buffers[c.input_name][0, c.index], obs["depth"][c.name])
+
+
+def validate_observation(io_inputs: list[dict[str, Any]], obs: Any, batched: bool = False,
+                         max_batch: int | None = None) -> int:
+    """Validate one observation against a manifest's `io.inputs` (the C++ runtime's entry point
+    has the same signature); returns the batch size, raises ObservationError."""
+    validator = ObservationValidator(None, io_inputs, max_batch or sys.maxsize)
+    return validator.validate(obs, batched=batched)

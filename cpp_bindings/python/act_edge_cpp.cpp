@@ -52,10 +52,7 @@ struct ObsHolder {
         const bool is_float = dtype == "float32" || dtype == "float64";
         return ArrayView(keep(dtype), dims.data(), static_cast<int>(dims.size()), is_float ? a.data() : nullptr);
     }
-    static bool array_like(const py::handle& v) {
-        return py::isinstance<py::array>(v) || py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v) ||
-               py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v);
-    }
+    static bool array_like(const py::handle& v) { return py::isinstance<py::array>(v); }
     static std::string key_name(const py::handle& k) {
         return py::isinstance<py::str>(k) ? k.cast<std::string>() : std::string(py::str(k));
     }
@@ -69,7 +66,8 @@ ObservationSchema schema_from(const py::object& io_inputs) {
 }
 
 // The first failure as in docs/observation-rules.md, or None.
-std::optional<std::string> check(const py::object& io_inputs, const py::object& obs, bool batched) {
+std::optional<std::string> check(const py::object& io_inputs, const py::object& obs, bool batched,
+                                 std::int64_t max_batch) {
     ObservationSchema schema = schema_from(io_inputs);
     ObsHolder h;
     if (!py::isinstance<py::dict>(obs)) return "observation: expected a dict, got " + h.type_name(obs);
@@ -80,7 +78,11 @@ std::optional<std::string> check(const py::object& io_inputs, const py::object& 
             for (auto cam : item.second.cast<py::dict>()) {
                 const std::string_view cname = h.keep(ObsHolder::key_name(cam.first));
                 if (ObsHolder::array_like(cam.second)) f.cameras.emplace_back(cname, h.view(cam.second));
-                else f.cameras.emplace_back(cname, ArrayView(h.keep(h.type_name(cam.second)), {}));
+                else {
+                    ArrayView not_array(h.keep(h.type_name(cam.second)), {});
+                    not_array.is_array = false;
+                    f.cameras.emplace_back(cname, not_array);
+                }
             }
         } else if (ObsHolder::array_like(item.second)) {
             h.obs.add_array(name, h.view(item.second));
@@ -88,7 +90,7 @@ std::optional<std::string> check(const py::object& io_inputs, const py::object& 
             h.obs.add_other(name, h.keep(h.type_name(item.second)));
         }
     }
-    return check_observation(schema, h.obs, batched);
+    return check_observation(schema, h.obs, batched, max_batch);
 }
 
 }  // namespace
@@ -166,13 +168,15 @@ PYBIND11_MODULE(act_edge_cpp, m) {
         py::arg("repeats") = 31);
 
     m.def("check_observation", &check, py::arg("io_inputs"), py::arg("obs"), py::arg("batched") = false,
+          py::arg("max_batch") = INT64_MAX,
           "The first failure message (docs/observation-rules.md) or None. io_inputs: manifest io.inputs (list or JSON).");
-    m.def("validate_observation", [](const py::object& io, const py::object& obs, bool batched) {
-            if (auto bad = check(io, obs, batched)) {
+    m.def("validate_observation", [](const py::object& io, const py::object& obs, bool batched,
+                                     std::int64_t max_batch) {
+            if (auto bad = check(io, obs, batched, max_batch)) {
                 PyErr_SetString(obs_error.ptr(), bad->c_str());
                 throw py::error_already_set();
             }
-        }, py::arg("io_inputs"), py::arg("obs"), py::arg("batched") = false);
+        }, py::arg("io_inputs"), py::arg("obs"), py::arg("batched") = false, py::arg("max_batch") = INT64_MAX);
 
     m.def("sha256_hex", [](const py::bytes& b) { return sha256_hex(std::string(b)); });
     m.def("sha256_file", &sha256_file);

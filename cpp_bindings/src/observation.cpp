@@ -108,37 +108,81 @@ std::string expected_field(const ObservationSchema& s, std::string_view field, b
     const auto n = static_cast<std::int64_t>(s.cameras.size());
     if (field == "state") return "float32 array of shape " + Shape({s.state_dim}, batched).text();
     if (field == "env_state") return "float32 array of shape " + Shape({s.env_state_dim}, batched).text();
-    std::vector<std::string> names;
-    for (const auto& c : s.cameras) names.push_back(c.name);
     const bool images = field == "images";
-    if (!single_resolution(s)) {
-        return std::string("a dict of ") + (images ? "uint8" : "float32") + " arrays, one per camera in " + py_list(names);
+    if (images && single_resolution(s)) {
+        return "uint8 array of shape " + Shape({n, s.cameras[0].height, s.cameras[0].width, 3}, batched).text();
     }
-    const auto h = s.cameras[0].height, w = s.cameras[0].width;
-    if (images) return "uint8 array of shape " + Shape({n, h, w, 3}, batched).text();
-    return "float32 array of shape " + Shape({n, h, w}, batched).text();
+    std::string out = std::string("dict of ") + (images ? "uint8" : "float32") + " arrays per camera ";
+    for (std::size_t i = 0; i < s.cameras.size(); ++i) {
+        const auto& c = s.cameras[i];
+        if (i) out += ", ";
+        out += py_repr(c.name) + ": " +
+               (images ? Shape({c.height, c.width, 3}, batched) : Shape({c.height, c.width}, batched)).text();
+    }
+    return out;
 }
 
-// Names a field, e.g. `state` or `images['top']`; the string is built only for a message.
-struct Label {
+// Unknown (first in sorted order), then missing (manifest order) cameras of `images` / `depth`.
+std::optional<std::string> check_camera_names(const ObservationSchema& s, const ObservationField& f,
+                                              bool depth, bool batched) {
+    const std::string_view* unknown = nullptr;
+    for (const auto& kv : f.cameras) {
+        const bool known = std::any_of(s.cameras.begin(), s.cameras.end(),
+                                       [&](const auto& c) { return c.name == kv.first; });
+        if (!known && (unknown == nullptr || kv.first < *unknown)) unknown = &kv.first;
+    }
+    if (unknown) {
+        std::vector<std::string> names;
+        for (const auto& c : s.cameras) names.push_back(c.name);
+        return std::string(f.name) + "[" + py_repr(*unknown) + "]: unknown camera (expected one of " +
+               py_list(names) + ")";
+    }
+    for (const auto& c : s.cameras) {
+        const bool present = std::any_of(f.cameras.begin(), f.cameras.end(),
+                                         [&](const auto& kv) { return kv.first == c.name; });
+        if (!present) {
+            const std::string want = depth ? "float32 array of shape " + Shape({c.height, c.width}, batched).text()
+                                           : "uint8 array of shape " + Shape({c.height, c.width, 3}, batched).text();
+            return std::string(f.name) + "[" + py_repr(c.name) + "]: missing (expected " + want + ")";
+        }
+    }
+    return std::nullopt;
+}
+
+// One array the observation must hold: its label, value, accepted dtypes and per-item shape.
+struct Entry {
     std::string_view field;
     std::string_view camera;  // empty: the whole field
-    bool has_camera = false;
-    std::string text() const {
-        return has_camera ? std::string(field) + "[" + py_repr(camera) + "]" : std::string(field);
+    const ArrayView* array = nullptr;
+    std::string_view type_name;  // non-array value: its type
+    const char* dtypes[2] = {nullptr, nullptr};
+    std::int64_t shape[ArrayView::kMaxDims] = {};
+    int ndim = 0;
+    bool check_finite = false;
+    std::string label() const {
+        return camera.empty() ? std::string(field) : std::string(field) + "[" + py_repr(camera) + "]";
+    }
+    std::string shape_text(const std::int64_t* lead) const {
+        std::int64_t d[ArrayView::kMaxDims + 1];
+        int n = 0;
+        if (lead) d[n++] = *lead;
+        for (int i = 0; i < ndim; ++i) d[n++] = shape[i];
+        return format_shape(d, n);
     }
 };
 
-bool shape_matches(const ArrayView& a, const Shape& want) {
-    if (a.ndim != want.n) return false;
-    for (int i = 0; i < a.ndim; ++i) {
-        if (want.d[i] < 0) {
-            if (a.shape[i] < 1) return false;  // batch axis: any size >= 1
-        } else if (a.shape[i] != want.d[i]) {
-            return false;
-        }
-    }
-    return true;
+Entry make_entry(std::string_view field, std::string_view camera, const ArrayView* a,
+                 std::initializer_list<const char*> dtypes, std::initializer_list<std::int64_t> shape, bool finite) {
+    Entry e;
+    e.field = field;
+    e.camera = camera;
+    if (a && a->is_array) e.array = a;
+    else if (a) e.type_name = a->dtype;
+    int i = 0;
+    for (const char* d : dtypes) e.dtypes[i++] = d;
+    for (std::int64_t x : shape) e.shape[e.ndim++] = x;
+    e.check_finite = finite;
+    return e;
 }
 
 template <class T>
@@ -152,88 +196,29 @@ std::optional<std::string> first_non_finite(const T* p, std::int64_t n) {
     return std::nullopt;
 }
 
-// dtype, shape, then finiteness of one array. `dtypes` are accepted names, the first is "expected".
-std::optional<std::string> check_array(const Label& label, const ArrayView& a,
-                                       std::initializer_list<const char*> dtypes, const Shape& want) {
-    bool ok = false;
-    for (const char* d : dtypes) ok = ok || a.dtype == d;
-    if (!ok) return label.text() + ": expected dtype " + *dtypes.begin() + ", got " + std::string(a.dtype);
-    if (!shape_matches(a, want)) {
-        return label.text() + ": expected shape " + want.text() + ", got " + format_shape(a.shape.data(), a.ndim);
+// The entries of one check: on the stack up to kInline (no allocation on the control path), else heap.
+class EntryList {
+  public:
+    static constexpr std::size_t kInline = 34;  // state, env_state and 16 cameras with depth
+    explicit EntryList(std::size_t capacity) {
+        if (capacity > kInline) heap_.reserve(capacity);
     }
-    if (a.data != nullptr && a.dtype != "uint8") {
-        std::int64_t n = 1;
-        for (int i = 0; i < a.ndim; ++i) n *= a.shape[i];
-        std::optional<std::string> bad;
-        if (a.dtype == "float32") bad = first_non_finite(static_cast<const float*>(a.data), n);
-        else if (a.dtype == "float64") bad = first_non_finite(static_cast<const double*>(a.data), n);
-        if (bad) return label.text() + ": " + *bad;
+    void push_back(const Entry& e) {
+        if (heap_.capacity() > 0) heap_.push_back(e);
+        else inline_[n_++] = e;
     }
-    return std::nullopt;
-}
+    const Entry* begin() const { return heap_.capacity() > 0 ? heap_.data() : inline_; }
+    const Entry* end() const { return heap_.capacity() > 0 ? heap_.data() + heap_.size() : inline_ + n_; }
+    const Entry& operator[](std::size_t i) const { return begin()[i]; }
 
-std::vector<std::string> camera_names(const ObservationSchema& s) {
-    std::vector<std::string> names;
-    for (const auto& c : s.cameras) names.push_back(c.name);
-    return names;
-}
+  private:
+    Entry inline_[kInline];
+    std::size_t n_ = 0;
+    std::vector<Entry> heap_;
+};
 
-// Unknown, then missing cameras of an `images` / `depth` mapping.
-std::optional<std::string> check_camera_names(const ObservationSchema& s, const ObservationField& f,
-                                              bool depth, bool batched) {
-    for (const auto& kv : f.cameras) {
-        const bool known = std::any_of(s.cameras.begin(), s.cameras.end(),
-                                       [&](const auto& c) { return c.name == kv.first; });
-        if (!known) {
-            return Label{f.name, kv.first, true}.text() + ": unknown camera (expected one of " +
-                   py_list(camera_names(s)) + ")";
-        }
-    }
-    for (const auto& c : s.cameras) {
-        const bool present = std::any_of(f.cameras.begin(), f.cameras.end(),
-                                         [&](const auto& kv) { return kv.first == c.name; });
-        if (!present) {
-            const std::string want = depth ? "float32 array of shape " + Shape({c.height, c.width}, batched).text()
-                                           : "uint8 array of shape " + Shape({c.height, c.width, 3}, batched).text();
-            return Label{f.name, c.name, true}.text() + ": missing (expected " + want + ")";
-        }
-    }
-    return std::nullopt;
-}
-
-std::optional<std::string> check_image_field(const ObservationSchema& s, const ObservationField& f, bool depth,
-                                             bool batched) {
-    const char* dtype = depth ? "float32" : "uint8";
-    if (f.kind == ObservationField::Kind::Other) {
-        return std::string(f.name) + ": expected a dict of cameras or one " + dtype + " array, got " + std::string(f.type_name);
-    }
-    if (f.kind == ObservationField::Kind::Array) {  // stacked (N, H, W[, 3]) in manifest camera order
-        if (!single_resolution(s)) {
-            return std::string(f.name) + ": expected a dict of cameras (the cameras have different resolutions), got one array";
-        }
-        const auto n = static_cast<std::int64_t>(s.cameras.size());
-        const auto h = s.cameras[0].height, w = s.cameras[0].width;
-        return check_array(Label{f.name, {}, false}, f.array, {dtype},
-                           depth ? Shape({n, h, w}, batched) : Shape({n, h, w, 3}, batched));
-    }
-    for (const auto& c : s.cameras) {
-        for (const auto& kv : f.cameras) {
-            if (kv.first != c.name) continue;
-            auto bad = check_array(Label{f.name, kv.first, true}, kv.second, {dtype},
-                                   depth ? Shape({c.height, c.width}, batched) : Shape({c.height, c.width, 3}, batched));
-            if (bad) return bad;
-            break;
-        }
-    }
-    return std::nullopt;
-}
-
-std::optional<std::string> check_vector_field(const ObservationField& f, std::int64_t dim, bool batched) {
-    if (f.kind != ObservationField::Kind::Array) {
-        const std::string got = f.kind == ObservationField::Kind::Other ? std::string(f.type_name) : "dict";
-        return std::string(f.name) + ": expected dtype float32, got " + got;
-    }
-    return check_array(Label{f.name, {}, false}, f.array, {"float32", "float64"}, Shape({dim}, batched));
+std::string vector_type_name(const ObservationField& f) {
+    return f.kind == ObservationField::Kind::Cameras ? std::string("dict") : std::string(f.type_name);
 }
 
 }  // namespace
@@ -248,38 +233,118 @@ std::string format_shape(const std::int64_t* d, int ndim) {
     return out + ")";
 }
 
-std::optional<std::string> check_observation(const ObservationSchema& s, const Observation& obs, bool batched) {
-    // 1. unknown top-level keys, in the observation's order
+std::optional<std::string> check_observation(const ObservationSchema& s, const Observation& obs, bool batched,
+                                             std::int64_t max_batch) {
+    // 1. unknown top-level keys: the first in sorted order
+    const std::string_view* unknown = nullptr;
     for (const auto& f : obs.fields) {
-        if (std::find(s.fields.begin(), s.fields.end(), f.name) == s.fields.end()) {
-            return "observation[" + py_repr(f.name) + "]: unknown field (expected one of " + py_list(s.fields) + ")";
+        if (std::find(s.fields.begin(), s.fields.end(), f.name) == s.fields.end() &&
+            (unknown == nullptr || f.name < *unknown)) {
+            unknown = &f.name;
         }
     }
-    // 2. missing top-level keys, in sorted order
-    for (const auto& name : s.fields) {
+    if (unknown) return "observation[" + py_repr(*unknown) + "]: unknown field (expected one of " + py_list(s.fields) + ")";
+    // 2. missing top-level keys, in check order
+    for (const auto& name : s.field_order) {
         if (!obs.find(name)) return name + ": missing (expected " + expected_field(s, name, batched) + ")";
     }
-    // 3. unknown / missing cameras (images, then depth)
-    for (const char* name : {"images", "depth"}) {
-        const ObservationField* f = obs.find(name);
-        if (f && f->kind == ObservationField::Kind::Cameras) {
-            if (auto bad = check_camera_names(s, *f, std::string_view(name) == "depth", batched)) return bad;
+    // 3. the container of images / depth, and their camera names
+    const ObservationField& images = *obs.find("images");
+    const bool stacked = images.kind == ObservationField::Kind::Array;
+    if (images.kind == ObservationField::Kind::Other) {
+        return "images: expected a dict of cameras or a uint8 array, got " + std::string(images.type_name);
+    }
+    if (stacked && !images.array.is_array) {
+        return "images: expected a dict of cameras or a uint8 array, got " + std::string(images.array.dtype);
+    }
+    if (stacked && !single_resolution(s)) {
+        return "images: expected a dict of cameras (the cameras have different resolutions), got ndarray";
+    }
+    if (!stacked) {
+        if (auto bad = check_camera_names(s, images, false, batched)) return bad;
+    }
+    const ObservationField* depth = s.has_depth ? obs.find("depth") : nullptr;
+    if (depth) {
+        if (depth->kind != ObservationField::Kind::Cameras) {
+            const std::string got = depth->kind == ObservationField::Kind::Other ? std::string(depth->type_name)
+                                                                                 : std::string("ndarray");
+            return "depth: expected a dict of cameras, got " + got;
+        }
+        if (auto bad = check_camera_names(s, *depth, true, batched)) return bad;
+    }
+    // The arrays in check order: state, images (stacked, or per camera in manifest order), depth, env_state.
+    EntryList entries(2 * s.cameras.size() + 2);
+    auto vector_entry = [&](const char* name, std::int64_t dim) {
+        const ObservationField& f = *obs.find(name);
+        Entry e = make_entry(f.name, {}, f.kind == ObservationField::Kind::Array ? &f.array : nullptr,
+                             {"float32", "float64"}, {dim}, true);
+        if (f.kind != ObservationField::Kind::Array) e.type_name = vector_type_name(f);
+        entries.push_back(e);
+    };
+    auto camera_value = [](const ObservationField& f, const std::string& cam) -> const ArrayView* {
+        for (const auto& kv : f.cameras)
+            if (kv.first == cam) return &kv.second;
+        return nullptr;
+    };
+    vector_entry("state", s.state_dim);
+    if (stacked) {
+        const auto n = static_cast<std::int64_t>(s.cameras.size());
+        entries.push_back(make_entry("images", {}, &images.array, {"uint8"},
+                                     {n, s.cameras[0].height, s.cameras[0].width, 3}, false));
+    } else {
+        for (const auto& c : s.cameras)
+            entries.push_back(make_entry("images", c.name, camera_value(images, c.name), {"uint8"},
+                                         {c.height, c.width, 3}, false));
+    }
+    if (depth) {
+        for (const auto& c : s.cameras)
+            entries.push_back(make_entry("depth", c.name, camera_value(*depth, c.name), {"float32"},
+                                         {c.height, c.width}, true));
+    }
+    if (s.env_state_dim) vector_entry("env_state", s.env_state_dim);
+    // 4. every array is an array of an accepted dtype
+    for (const auto& e : entries) {
+        if (!e.array) return e.label() + ": expected a numpy array, got " + std::string(e.type_name);
+        const bool ok = e.array->dtype == e.dtypes[0] || (e.dtypes[1] && e.array->dtype == e.dtypes[1]);
+        if (!ok) return e.label() + ": expected dtype " + e.dtypes[0] + ", got " + std::string(e.array->dtype);
+    }
+    // 5. shapes; a batched observation's batch is the leading dimension of `state`
+    std::int64_t batch = 1;
+    if (batched && entries[0].array->ndim >= 1) batch = entries[0].array->shape[0];
+    for (const auto& e : entries) {
+        const ArrayView& a = *e.array;
+        const int lead = batched ? 1 : 0;
+        bool trailing_ok = a.ndim == e.ndim + lead;
+        for (int i = 0; trailing_ok && i < e.ndim; ++i) trailing_ok = a.shape[i + lead] == e.shape[i];
+        const std::int64_t batch_axis = -1;
+        if (!trailing_ok) {
+            return e.label() + ": expected shape " + e.shape_text(batched ? &batch_axis : nullptr) + ", got " +
+                   format_shape(a.shape.data(), a.ndim);
+        }
+        if (batched && a.shape[0] != batch) {
+            return e.label() + ": expected shape " + e.shape_text(&batch) + ", got " + format_shape(a.shape.data(), a.ndim);
         }
     }
-    // 4. dtype, shape, finiteness per array: images, depth, state, env_state
-    if (auto bad = check_image_field(s, *obs.find("images"), false, batched)) return bad;
-    if (s.has_depth) {
-        if (auto bad = check_image_field(s, *obs.find("depth"), true, batched)) return bad;
+    if (batched && (batch < 1 || batch > max_batch)) {
+        return "state: batch " + std::to_string(batch) + " is outside 1.." + std::to_string(max_batch);
     }
-    if (auto bad = check_vector_field(*obs.find("state"), s.state_dim, batched)) return bad;
-    if (s.env_state_dim) {
-        if (auto bad = check_vector_field(*obs.find("env_state"), s.env_state_dim, batched)) return bad;
+    // 6. finite values in the float fields
+    for (const auto& e : entries) {
+        const ArrayView& a = *e.array;
+        if (!e.check_finite || a.data == nullptr) continue;
+        std::int64_t n = 1;
+        for (int i = 0; i < a.ndim; ++i) n *= a.shape[i];
+        std::optional<std::string> bad;
+        if (a.dtype == "float32") bad = first_non_finite(static_cast<const float*>(a.data), n);
+        else if (a.dtype == "float64") bad = first_non_finite(static_cast<const double*>(a.data), n);
+        if (bad) return e.label() + ": " + *bad;
     }
     return std::nullopt;
 }
 
-void validate_observation(const ObservationSchema& schema, const Observation& obs, bool batched) {
-    if (auto bad = check_observation(schema, obs, batched)) throw ObservationError(*bad);
+void validate_observation(const ObservationSchema& schema, const Observation& obs, bool batched,
+                          std::int64_t max_batch) {
+    if (auto bad = check_observation(schema, obs, batched, max_batch)) throw ObservationError(*bad);
 }
 
 ObservationSchema ObservationSchema::from_io_inputs(const std::vector<IoTensor>& inputs) {
@@ -324,9 +389,10 @@ ObservationSchema ObservationSchema::from_io_inputs(const std::vector<IoTensor>&
     }
     if (s.cameras.empty()) fail("no images input");
     if (s.state_dim == 0) fail("no state input");
-    s.fields = {"images", "state"};
-    if (s.has_depth) s.fields.push_back("depth");
-    if (s.env_state_dim) s.fields.push_back("env_state");
+    s.field_order = {"state", "images"};
+    if (s.has_depth) s.field_order.push_back("depth");
+    if (s.env_state_dim) s.field_order.push_back("env_state");
+    s.fields = s.field_order;
     std::sort(s.fields.begin(), s.fields.end());
     return s;
 }

@@ -365,17 +365,7 @@ struct TrtPolicy::Impl {
         require_data(obs);
         if (!batched) return 1;
         const ObservationField* st = obs.find("state");
-        const auto b = static_cast<std::size_t>(st->array.shape[0]);
-        auto check = [&](const ArrayView& a, const std::string& label) {
-            if (static_cast<std::size_t>(a.shape[0]) != b)
-                throw ObservationError(label + ": batch " + std::to_string(a.shape[0]) + " differs from state's " + std::to_string(b));
-        };
-        for (const auto& f : obs.fields) {
-            if (f.kind == ObservationField::Kind::Array) check(f.array, std::string(f.name));
-            else for (const auto& [cam, v] : f.cameras) check(v, std::string(f.name) + "['" + std::string(cam) + "']");
-        }
-        if (b > max_batch) throw ObservationError("state: batch " + std::to_string(b) + " exceeds max_batch " + std::to_string(max_batch));
-        return b;
+        return static_cast<std::size_t>(st->array.shape[0]);  // one batch across fields, <= max_batch: validated
     }
 
     void stage(const Observation& obs, std::size_t batch) {
@@ -407,7 +397,7 @@ struct TrtPolicy::Impl {
     // validate -> stage -> h2d -> infer -> d2h; the chunk(s) land in output->host.
     std::size_t run(const Observation& obs, bool batched) {
         const auto t0 = Profiler::Clock::now();
-        validate_observation(schema, obs, batched);
+        validate_observation(schema, obs, batched, static_cast<std::int64_t>(max_batch));
         const std::size_t batch = batch_of(obs, batched);
         const auto t1 = Profiler::Clock::now();
         profiler.record(Stage::Validate, t0, t1);

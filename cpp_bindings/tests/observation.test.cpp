@@ -78,8 +78,12 @@ TEST_CASE("messages match docs/observation-rules.md", "[observation]") {
         ob.o.fields.erase(ob.o.fields.begin() + 1);  // state
         CHECK(message(ob.o) == "state: missing (expected float32 array of shape (14,))");
         CHECK(message(ob.o, true) == "state: missing (expected float32 array of shape (batch, 14))");
-        ob.o.fields.erase(ob.o.fields.begin());  // images: reported first (sorted order)
-        CHECK(message(ob.o) == "images: missing (expected uint8 array of shape (2, 480, 640, 3))");
+        ob.o.fields.erase(ob.o.fields.begin());  // images too: state is still reported first (check order)
+        CHECK(message(ob.o) == "state: missing (expected float32 array of shape (14,))");
+        ob.o.fields.erase(ob.o.fields.begin(), ob.o.fields.end());
+        Obs only_state;
+        only_state.o.fields.erase(only_state.o.fields.begin());  // images alone missing
+        CHECK(message(only_state.o) == "images: missing (expected uint8 array of shape (2, 480, 640, 3))");
     }
     SECTION("unknown camera") {
         Obs ob;
@@ -156,7 +160,7 @@ TEST_CASE("RGB-D depth field", "[observation]") {
     Observation o;
     o.add_cameras("images").cameras.emplace_back("head", ArrayView("uint8", {240, 240, 3}));
     o.add_array("state", ArrayView("float32", {37}, st.data()));
-    CHECK(*check_observation(s, o) == "depth: missing (expected float32 array of shape (1, 240, 240))");
+    CHECK(*check_observation(s, o) == "depth: missing (expected dict of float32 arrays per camera 'head': (240, 240))");
     auto& dep = o.add_cameras("depth");
     dep.cameras.emplace_back("head", ArrayView("float64", {240, 240}, d.data()));
     CHECK(*check_observation(s, o) == "depth['head']: expected dtype float32, got float64");
@@ -165,7 +169,7 @@ TEST_CASE("RGB-D depth field", "[observation]") {
     CHECK(*check_observation(s, o) == "depth['head']: non-finite value nan at index 727");
     d[727] = 0;
     CHECK_FALSE(check_observation(s, o).has_value());
-    CHECK_THROWS_WITH(validate_observation(s, Observation()), "depth: missing (expected float32 array of shape (1, 240, 240))");
+    CHECK_THROWS_WITH(validate_observation(s, Observation()), "state: missing (expected float32 array of shape (37,))");
     CHECK_THROWS_AS(validate_observation(s, Observation()), ObservationError);
 }
 

@@ -28,6 +28,7 @@ struct ArrayView {
     int ndim = 0;
     std::array<std::int64_t, kMaxDims> shape{};
     const void* data = nullptr;  // C-contiguous (row-major) elements of `dtype`; must outlive the call
+    bool is_array = true;        // false: a non-array value (e.g. a Python list); `dtype` then holds its type name
 
     ArrayView() = default;
     ArrayView(std::string_view dtype_, std::initializer_list<std::int64_t> dims, const void* data_ = nullptr);
@@ -67,6 +68,7 @@ struct ObservationSchema {
     };
     std::vector<Camera> cameras;        // manifest order
     std::vector<std::string> fields;    // top-level fields, sorted: depth?, env_state?, images, state
+    std::vector<std::string> field_order;  // the order fields are checked in: state, images, depth?, env_state?
     std::int64_t state_dim = 0;
     std::int64_t env_state_dim = 0;     // 0: no env_state
     bool has_depth = false;
@@ -78,10 +80,12 @@ struct ObservationSchema {
 
 // The first failure as "<field>: <problem>", or nullopt when the observation is valid.
 // Allocates only to build the message.
+// `max_batch` bounds the batch of a batched observation (its `state`'s leading dimension).
 std::optional<std::string> check_observation(const ObservationSchema& schema, const Observation& obs,
-                                             bool batched = false);
+                                             bool batched = false, std::int64_t max_batch = INT64_MAX);
 // Same, throwing ObservationError.
-void validate_observation(const ObservationSchema& schema, const Observation& obs, bool batched = false);
+void validate_observation(const ObservationSchema& schema, const Observation& obs, bool batched = false,
+                          std::int64_t max_batch = INT64_MAX);
 
 // Python-style shape text: "(14,)", "(480, 640, 3)", "(batch, 14)"; -1 is written "batch".
 std::string format_shape(const std::int64_t* dims, int ndim);
