@@ -23,3 +23,7 @@ class BackendUnavailable(ActEdgeError):
 
 class ObservationError(ActEdgeError, ValueError):
     """An observation does not match the bundle's inputs (docs/observation-rules.md); nothing ran."""
+
+
+class ActionError(ActEdgeError, RuntimeError):
+    """The model produced unusable actions (non-finite values); nothing was passed on."""

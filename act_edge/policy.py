@@ -5,6 +5,7 @@ Imports numpy only; the backend imports its engine (onnxruntime, tensorrt, torch
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Mapping
 
@@ -14,6 +15,7 @@ from .backends.base import Backend
 from .backends.select import open_backend
 from .bundle import Bundle, load_bundle
 from .ensemble import ChunkQueue, TemporalEnsemble
+from .errors import ActionError
 from .observation import ObservationValidator
 from .profiler import STAGES, StageProfiler, format_report
 from .spec import ActSpec
@@ -170,6 +172,7 @@ class Policy:
             be.execute(1)
             t = prof.mark(INFER, t)
             chunk = be.download(1)[0]
+            _check_finite(chunk)
             t = prof.mark(D2H, t)
             if queue is None:
                 action = self._ensemble.update(chunk)  # type: ignore[union-attr]
@@ -198,6 +201,7 @@ class Policy:
         be.execute(batch)
         t = prof.mark(INFER, t)
         result = be.download(batch)
+        _check_finite(result)
         if not batched:
             result = result[0]
         if out is None:
@@ -225,3 +229,18 @@ class Policy:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_finite(actions: np.ndarray) -> None:
+    """Refuse a chunk with nan/inf before it reaches the ensemble, the queue or the caller.
+
+    Two reductions (max propagates nan, keeps +-inf) and no allocation; about 1 us for 100 x 14.
+    """
+    if not (math.isfinite(_max(actions, axis=None)) and math.isfinite(_min(actions, axis=None))):
+        bad = np.argwhere(~np.isfinite(actions))[0]
+        raise ActionError(f"model output: non-finite action {actions[tuple(bad)]} at {tuple(int(i) for i in bad)} "
+                          "(the ensemble/queue was not updated); check the observation's scale and the bundle")
+
+
+_max = np.maximum.reduce
+_min = np.minimum.reduce

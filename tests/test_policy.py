@@ -298,3 +298,31 @@ def test_exported_tiny_bundle_end_to_end(tmp_path: Path) -> None:
         w = np.exp(-k * np.arange(chunk))
         want = (w[:, None] * ref[::-1]).sum(0) / w.sum()  # same chunk every step: oldest live gives row chunk-1
         np.testing.assert_allclose(actions[-1], want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_model_output_is_refused_and_state_kept(bundle: SyntheticBundle, bad: float) -> None:
+    """A backend that returns nan/inf (a broken engine, an overflow) never reaches the robot."""
+    from act_edge.errors import ActionError
+
+    rng = np.random.default_rng(3)
+    p = Policy.load(bundle.path, backend="onnxruntime", temporal_ensemble_coeff=0.01)
+    obs = [random_obs(p.spec, rng) for _ in range(3)]
+    ref = Policy.load(bundle.path, backend="onnxruntime", temporal_ensemble_coeff=0.01)
+    for o in obs[:2]:
+        p.step(o)
+        ref.step(o)
+    real_download = p.backend.download
+
+    def corrupt(batch: int) -> np.ndarray:
+        out = real_download(batch)
+        out[0, 4, 1] = bad
+        return out
+
+    p.backend.download = corrupt
+    with pytest.raises(ActionError, match=r"non-finite action .* at \(4, 1\)"):
+        p.step(obs[2])
+    with pytest.raises(ActionError):
+        p.predict_chunk(obs[2])
+    p.backend.download = real_download
+    np.testing.assert_array_equal(p.step(obs[2]), ref.step(obs[2]))  # the ensemble saw nothing of it
