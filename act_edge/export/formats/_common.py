@@ -163,6 +163,17 @@ def read_architecture(sd: dict[str, torch.Tensor], origin: str, names: dict[str,
     )
 
 
+def check_shapes(spec: Any, r: Renamed, origin: str) -> None:
+    """Name the source tensor and both shapes on the first mismatch with the spec's canonical shapes."""
+    from ..model import canonical_shapes
+
+    for name, want in canonical_shapes(spec).items():
+        if name in r.state_dict and tuple(r.state_dict[name].shape) != tuple(want):
+            raise CheckpointError(f"{origin}: tensor {r.origin.get(name, name)} has shape "
+                                  f"{list(r.state_dict[name].shape)}, expected {list(want)} ({name} of the spec "
+                                  "read from the other weights/config)")
+
+
 def keep_decoder_layers(r: Renamed, used: int, reason: str) -> None:
     """Drop decoder layers >= `used` (they do not reach the output)."""
     dead = [k for k in r.state_dict if (m := re.match(r"decoder\.layers\.(\d+)\.", k)) and int(m.group(1)) >= used]

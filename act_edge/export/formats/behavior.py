@@ -21,7 +21,7 @@ from ...errors import CheckpointError
 from ...spec import ActSpec, CameraSpec, Normalization
 from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
 from ..safe_pickle import load_plain_pickle, load_torch_checkpoint, to_plain
-from ._common import (camera_list, camera_sizes, file_hashes, fold_latent, keep_decoder_layers, read_architecture,
+from ._common import (camera_list, check_shapes, camera_sizes, file_hashes, fold_latent, keep_decoder_layers, read_architecture,
                       rename, restore_names, to_float32)
 
 NAME = "behavior"
@@ -177,6 +177,7 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
         backbone=arch.backbone, state_norm=state_norm, action_norm=action_norm,
         name=name or (ckpt.parent.parent.name if ckpt.parent.name == "ckpt" else ckpt.parent.name) or "act",
     )
+    check_shapes(spec, r, origin)
     check_state_dict(spec, r.state_dict, origin)
 
     coeff = temporal_ensemble_coeff

@@ -18,7 +18,7 @@ import numpy as np
 from ...errors import CheckpointError
 from ...spec import BACKBONES, ActSpec, CameraSpec, Normalization
 from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
-from ._common import camera_list, file_hashes, fold_latent, read_architecture, rename, restore_names, to_float32
+from ._common import camera_list, check_shapes, file_hashes, fold_latent, read_architecture, rename, restore_names, to_float32
 
 NAME = "lerobot"
 DESCRIPTION = "LeRobot ACT pretrained_model directory (config.json + model.safetensors [+ processor files])"
@@ -183,6 +183,7 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
         action_norm=vec_norm(action[0], modes[action[0]]),
         name=name or (d.parent.name if d.name == "pretrained_model" else d.name) or "act",
     )
+    check_shapes(spec, r, origin)
     check_state_dict(spec, r.state_dict, origin)
     coeff = cfg.get("temporal_ensemble_coeff") if temporal_ensemble_coeff is None else temporal_ensemble_coeff
     steps = n_action_steps or cfg.get("n_action_steps") or spec.chunk_size

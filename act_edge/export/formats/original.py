@@ -18,7 +18,7 @@ from ...errors import CheckpointError
 from ...spec import ActSpec, CameraSpec, Normalization
 from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
 from ..safe_pickle import load_plain_pickle, load_torch_checkpoint
-from ._common import (camera_list, camera_sizes, file_hashes, fold_latent, keep_decoder_layers, read_architecture,
+from ._common import (camera_list, check_shapes, camera_sizes, file_hashes, fold_latent, keep_decoder_layers, read_architecture,
                       rename, restore_names, strip_prefix, to_float32)
 
 NAME = "original"
@@ -137,6 +137,7 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
         backbone=arch.backbone, dilation=bool(dilation), state_norm=state_norm, action_norm=action_norm,
         name=name or ckpt.parent.name or "act",
     )
+    check_shapes(spec, r, origin)
     check_state_dict(spec, r.state_dict, origin)
     runtime = default_runtime(spec, temporal_ensemble_coeff, n_action_steps)
     if temporal_ensemble_coeff is None:
