@@ -136,14 +136,14 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
                                   f"image features ({', '.join(visual)})")
         names = given
 
-    stats, stats_files = _stats(d, cfg, raw, features, origin)
-    norm_eps = stats.pop("__eps__", EPS)
+    stats, post_stats, stats_files, norm_eps = _stats(d, raw, features)
 
     def vec_norm(key: str, mode: str) -> Normalization:
         if mode == "IDENTITY":
             return Normalization()
         need = ("mean", "std") if mode == "MEAN_STD" else ("min", "max")
-        vals = [_stat(stats, key, s, features[key][1], stats_files) for s in need]
+        src = post_stats if features[key][0] == "ACTION" else stats
+        vals = [_stat(src, key, s, features[key][1], stats_files) for s in need]
         return Normalization(mode.lower(), **dict(zip(need, vals)), eps=norm_eps)
 
     cams = []
@@ -244,15 +244,19 @@ def _type_from_name(key: str, group: str) -> str:
     return "STATE"
 
 
-def _stats(d: Path, cfg: dict, raw: dict, features: dict, origin: str) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Flat {"<feature>.<stat>": array} from the processor files (v0.4+) or the legacy buffers."""
+def _stats(d: Path, raw: dict, features: dict) -> tuple[dict[str, Any], dict[str, Any], list[str], float]:
+    """(input stats, output stats, files read, eps): flat {"<feature>.<stat>": array}. Inputs come from
+    the normalizer (v0.4+ preprocessor / legacy normalize_inputs), actions from the unnormalizer
+    (postprocessor / legacy unnormalize_outputs), as LeRobot applies them."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
-    out: dict[str, Any] = {}
+    pre: dict[str, Any] = {}
+    post: dict[str, Any] = {}
     files: list[str] = []
+    eps = EPS
     found_json = False
-    for proc in ("policy_preprocessor.json", "policy_postprocessor.json"):
+    for proc, target in (("policy_preprocessor.json", pre), ("policy_postprocessor.json", post)):
         p = d / proc
         if not p.is_file():
             continue
@@ -269,31 +273,25 @@ def _stats(d: Path, cfg: dict, raw: dict, features: dict, origin: str) -> tuple[
             if not sp.is_file():
                 raise CheckpointError(f"{p}: names {state_file} but it is missing from {d}")
             try:
-                tensors = load_file(str(sp))
+                target.update(load_file(str(sp)))
             except (SafetensorError, OSError, ValueError) as exc:
                 raise CheckpointError(f"{sp}: not a readable safetensors file ({str(exc).splitlines()[0][:200]})") from None
-            # the unnormalizer's action stats win over a normalizer's copy
-            is_post = "unnormalizer" in str(step.get("registry_name", state_file))
-            for k, v in tensors.items():
-                if is_post or k not in out:
-                    out[k] = v
-            eps = (step.get("config") or {}).get("eps")
-            if eps is not None:
-                out["__eps__"] = float(eps)
+            if (step.get("config") or {}).get("eps") is not None:
+                eps = float(step["config"]["eps"])
             files.append(state_file)
     if found_json:
-        return out, files
+        return pre, post, files, eps
     # legacy: buffers inside model.safetensors, matched against the config's features
     for key in features:
         buf = "buffer_" + key.replace(".", "_")
-        for module in ("normalize_inputs", "normalize_targets", "unnormalize_outputs"):
+        for module, target in (("normalize_inputs", pre), ("unnormalize_outputs", post)):
             for stat in ("mean", "std", "min", "max"):
                 k = f"{module}.{buf}.{stat}"
-                if k in raw and (module == "unnormalize_outputs" or f"{key}.{stat}" not in out):
-                    out[f"{key}.{stat}"] = raw[k].detach().cpu().numpy()
-    if any(k.startswith(("normalize_inputs.", "normalize_targets.", "unnormalize_outputs.")) for k in raw):
+                if k in raw:
+                    target[f"{key}.{stat}"] = raw[k].detach().cpu().numpy()
+    if any(k.startswith(("normalize_inputs.", "unnormalize_outputs.")) for k in raw):
         files.append("model.safetensors")
-    return out, files
+    return pre, post, files, eps
 
 
 def _stat(stats: dict, feature: str, stat: str, shape: list[int], files: list[str]) -> np.ndarray:
