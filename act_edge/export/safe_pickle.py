@@ -20,6 +20,7 @@ import collections
 import pickle
 import re
 import typing
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ def _numpy_globals() -> dict[str, Any]:
     for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
         out[f"{mod}._reconstruct"] = core.multiarray._reconstruct
         out[f"{mod}.scalar"] = core.multiarray.scalar
+    for mod in ("numpy.core.numeric", "numpy._core.numeric"):  # protocol 5 arrays
+        out[f"{mod}._frombuffer"] = core.numeric._frombuffer
     # dtype classes pickled by numpy >= 1.25 (`numpy.dtypes.Float64DType` ...)
     dtypes = getattr(np, "dtypes", None)
     if dtypes is not None:
@@ -59,6 +62,8 @@ _PLAIN_GLOBALS: dict[str, Any] = {
 
 class _PlainUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
+        if module == "__builtin__":  # protocol <= 2 pickles name builtins the Python 2 way
+            module = "builtins"
         obj = _PLAIN_GLOBALS.get(f"{module}.{name}")
         if obj is None:
             raise _Refused(f"{module}.{name}")
@@ -169,7 +174,8 @@ def load_torch_checkpoint(path: str | Path, lightning: bool = False) -> Any:
     safe = [(obj, name) for name, obj in allowed.items()]
     what = LIGHTNING_ALLOWED if lightning else "tensors, " + PLAIN_ALLOWED
     try:
-        with torch.serialization.safe_globals(safe):
+        with torch.serialization.safe_globals(safe), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pickle-protocol notes
             return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None

@@ -43,8 +43,9 @@ def detect_format(path: Path) -> ModuleType:
 def add_loader_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags that choose and configure a family loader (forwarded by `act-edge export`)."""
     g = parser.add_argument_group("checkpoint family options (used where the checkpoint does not say)")
-    g.add_argument("--format", choices=list(FORMATS), default=None,
-                   help="checkpoint family; detected from the path when omitted")
+    if "--format" not in parser._option_string_actions:  # export_cmd may declare it itself
+        g.add_argument("--format", choices=list(FORMATS), default=None,
+                       help=f"checkpoint family ({', '.join(FORMATS)}); detected from the path when omitted")
     g.add_argument("--stats", metavar="PATH", default=None,
                    help="normalization stats: original ACT dataset_stats.pkl (default: next to the .ckpt); "
                         "BEHAVIOR il_lib joint ranges (.json/.npz with state_min, state_max, action_min, "
@@ -67,12 +68,11 @@ def add_loader_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def loader_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Parsed flags -> keyword options for `load_checkpoint` (only those given)."""
+    """Parsed flags -> keyword options for the loader (only those given). `--format` is not included:
+    pass it as `load_checkpoint(path, format=args.format, **loader_options(args))`."""
     from ._common import camera_list, parse_size
 
     opts: dict[str, Any] = {}
-    if getattr(args, "format", None):
-        opts["format"] = args.format
     if getattr(args, "stats", None):
         opts["stats"] = args.stats
     if getattr(args, "cameras", None):
