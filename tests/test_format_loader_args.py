@@ -17,9 +17,9 @@ import fixtures_families as ff
 import reference_families as rf
 from act_edge.errors import CheckpointError
 from act_edge.export.formats import add_loader_arguments, loader_options
-from parity_helpers import TOL, normalized_error, run_bundle
+from family_parity import TOL, normalized_error, run_bundle
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _parser():

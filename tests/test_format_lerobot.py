@@ -16,7 +16,7 @@ import reference_families as rf
 from act_edge.errors import CheckpointError
 from act_edge.export.checkpoint import build_model, load_checkpoint
 from act_edge.export.formats import detect_format
-from parity_helpers import TOL, export, normalized_error, one_line, run_bundle
+from family_parity import TOL, export, normalized_error, one_line, run_bundle
 
 # v0.4: 3 cameras at 2 resolutions (two graph inputs), an ENV feature, MIN_MAX state, pre-norm.
 V04 = ff.LeRobotConfig(env=3)

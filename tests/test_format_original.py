@@ -16,7 +16,7 @@ import reference_families as rf
 from act_edge.errors import CheckpointError
 from act_edge.export.checkpoint import load_checkpoint
 from act_edge.export.formats import detect_format
-from parity_helpers import TOL, export, normalized_error, one_line, run_bundle
+from family_parity import TOL, export, normalized_error, one_line, run_bundle
 
 OPTS = {"cameras": ["top", "left_wrist"], "image_size": (64, 96), "heads": 4}
 

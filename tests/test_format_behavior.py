@@ -15,7 +15,7 @@ import reference_families as rf
 from act_edge.errors import CheckpointError
 from act_edge.export.checkpoint import load_checkpoint
 from act_edge.export.formats import detect_format
-from parity_helpers import TOL, export, normalized_error, one_line, run_bundle
+from family_parity import TOL, export, normalized_error, one_line, run_bundle
 
 
 @pytest.fixture(scope="module")
