@@ -165,3 +165,9 @@ def test_not_a_zip_is_not_detected(tmp_path):
     with pytest.raises(CheckpointError):
         detect_format(tmp_path / "policy_best.ckpt")
     assert not zipfile.is_zipfile(tmp_path / "policy_best.ckpt")
+
+
+def test_dilation_with_resnet18_is_a_checkpoint_error(fixture):
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(fixture["dir"], cameras=["top"], heads=4, dilation=True)
+    assert "dilation" in one_line(e.value) and "resnet18" in str(e.value)

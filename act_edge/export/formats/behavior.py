@@ -170,13 +170,16 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
     state_norm = Normalization("min_max", min=ranges["state_min"], max=ranges["state_max"])
     action_norm = Normalization("min_max", min=ranges["action_min"], max=ranges["action_max"])
 
-    spec = ActSpec(
-        cameras=spec_cams, state_dim=arch.state_dim, action_dim=arch.action_dim, chunk_size=arch.chunk_size,
-        d_model=arch.d_model, n_heads=n_heads, dim_feedforward=arch.dim_feedforward,
-        n_encoder_layers=arch.n_encoder_layers, n_decoder_layers=n_dec, pre_norm=arch.pre_norm,
-        backbone=arch.backbone, state_norm=state_norm, action_norm=action_norm,
-        name=name or (ckpt.parent.parent.name if ckpt.parent.name == "ckpt" else ckpt.parent.name) or "act",
-    )
+    try:
+        spec = ActSpec(
+            cameras=spec_cams, state_dim=arch.state_dim, action_dim=arch.action_dim, chunk_size=arch.chunk_size,
+            d_model=arch.d_model, n_heads=n_heads, dim_feedforward=arch.dim_feedforward,
+            n_encoder_layers=arch.n_encoder_layers, n_decoder_layers=n_dec, pre_norm=arch.pre_norm,
+            backbone=arch.backbone, state_norm=state_norm, action_norm=action_norm,
+            name=name or (ckpt.parent.parent.name if ckpt.parent.name == "ckpt" else ckpt.parent.name) or "act",
+        )
+    except ValueError as exc:  # an inconsistent combination (e.g. dilation with resnet18)
+        raise CheckpointError(f"{origin}: {exc}") from None
     check_shapes(spec, r, origin)
     check_state_dict(spec, r.state_dict, origin)
 

@@ -171,18 +171,21 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
     if env_dim != arch.env_state_dim:
         raise CheckpointError(f"{cfg_path}: ENV feature dim {env_dim} but the weights' env-state projection takes "
                               f"{arch.env_state_dim}")
-    spec = ActSpec(
-        cameras=tuple(cams), state_dim=state_dim, action_dim=int(np.prod(features[action[0]][1])),
-        chunk_size=arch.chunk_size, env_state_dim=env_dim, d_model=arch.d_model,
-        n_heads=int(cfg.get("n_heads", 8)), dim_feedforward=arch.dim_feedforward,
-        activation=str(cfg.get("feedforward_activation", "relu")), n_encoder_layers=arch.n_encoder_layers,
-        n_decoder_layers=arch.n_decoder_layers, pre_norm=arch.pre_norm, backbone=arch.backbone,
-        dilation=bool(cfg.get("replace_final_stride_with_dilation", False)),
-        state_norm=vec_norm(state[0], modes[state[0]]),
-        env_state_norm=vec_norm(env[0], modes[env[0]]) if env else Normalization(),
-        action_norm=vec_norm(action[0], modes[action[0]]),
-        name=name or (d.parent.name if d.name == "pretrained_model" else d.name) or "act",
-    )
+    try:
+        spec = ActSpec(
+            cameras=tuple(cams), state_dim=state_dim, action_dim=int(np.prod(features[action[0]][1])),
+            chunk_size=arch.chunk_size, env_state_dim=env_dim, d_model=arch.d_model,
+            n_heads=int(cfg.get("n_heads", 8)), dim_feedforward=arch.dim_feedforward,
+            activation=str(cfg.get("feedforward_activation", "relu")), n_encoder_layers=arch.n_encoder_layers,
+            n_decoder_layers=arch.n_decoder_layers, pre_norm=arch.pre_norm, backbone=arch.backbone,
+            dilation=bool(cfg.get("replace_final_stride_with_dilation", False)),
+            state_norm=vec_norm(state[0], modes[state[0]]),
+            env_state_norm=vec_norm(env[0], modes[env[0]]) if env else Normalization(),
+            action_norm=vec_norm(action[0], modes[action[0]]),
+            name=name or (d.parent.name if d.name == "pretrained_model" else d.name) or "act",
+        )
+    except ValueError as exc:  # an inconsistent combination (e.g. dilation with resnet18)
+        raise CheckpointError(f"{origin}: {exc}") from None
     check_shapes(spec, r, origin)
     check_state_dict(spec, r.state_dict, origin)
     coeff = cfg.get("temporal_ensemble_coeff") if temporal_ensemble_coeff is None else temporal_ensemble_coeff

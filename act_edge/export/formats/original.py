@@ -129,14 +129,17 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
                               f"{'' if stats else '; pass --stats PATH/' + STATS_FILE}")
     state_norm, action_norm = _read_stats(stats_path, arch.state_dim, arch.action_dim, r.origin)
 
-    spec = ActSpec(
-        cameras=tuple(CameraSpec(c, h, w) for c, (h, w) in zip(cams, sizes)),
-        state_dim=arch.state_dim, action_dim=arch.action_dim, chunk_size=arch.chunk_size,
-        d_model=arch.d_model, n_heads=n_heads, dim_feedforward=arch.dim_feedforward,
-        n_encoder_layers=arch.n_encoder_layers, n_decoder_layers=1, pre_norm=arch.pre_norm,
-        backbone=arch.backbone, dilation=bool(dilation), state_norm=state_norm, action_norm=action_norm,
-        name=name or ckpt.parent.name or "act",
-    )
+    try:
+        spec = ActSpec(
+            cameras=tuple(CameraSpec(c, h, w) for c, (h, w) in zip(cams, sizes)),
+            state_dim=arch.state_dim, action_dim=arch.action_dim, chunk_size=arch.chunk_size,
+            d_model=arch.d_model, n_heads=n_heads, dim_feedforward=arch.dim_feedforward,
+            n_encoder_layers=arch.n_encoder_layers, n_decoder_layers=1, pre_norm=arch.pre_norm,
+            backbone=arch.backbone, dilation=bool(dilation), state_norm=state_norm, action_norm=action_norm,
+            name=name or ckpt.parent.name or "act",
+        )
+    except ValueError as exc:  # an inconsistent combination (e.g. dilation with resnet18)
+        raise CheckpointError(f"{origin}: {exc}") from None
     check_shapes(spec, r, origin)
     check_state_dict(spec, r.state_dict, origin)
     runtime = default_runtime(spec, temporal_ensemble_coeff, n_action_steps)
