@@ -82,3 +82,23 @@ def test_truncated_and_garbage(tmp_path):
     assert "not a readable pickle" in str(e.value)
     with pytest.raises(CheckpointError):
         load_torch_checkpoint(p)
+
+
+@pytest.mark.parametrize("version", ["2.3.0", "2.4.0"])
+def test_real_omegaconf_pickles_load_without_omegaconf(version):
+    """Files written by the real omegaconf (see tests/data/omegaconf/make.py) load and convert."""
+    from pathlib import Path
+
+    from act_edge.export.safe_pickle import resolve_interpolations
+
+    path = Path(__file__).parent / "data" / "omegaconf" / f"hparams_omegaconf-{version}.pth"
+    obj = load_torch_checkpoint(path, lightning=True)
+    hp = to_plain(obj["hyper_parameters"])
+    backbone = {"_target_": "il_lib.nn.features.MultiviewResNet18", "views": ["left_wrist", "right_wrist", "head"],
+                "include_depth": True, "resnet_output_dim": 512, "x": None, "f": 1.5,
+                "interp": "${obs_backbone.resnet_output_dim}"}
+    keys = ["base", "torso", "left_arm", "left_gripper", "right_arm", "right_gripper"]
+    assert hp == {"obs_backbone": backbone, "action_keys": keys, "n_heads": 8,
+                  "whole": {"obs_backbone": backbone, "action_keys": keys}}
+    assert resolve_interpolations(hp["whole"])["obs_backbone"]["interp"] == 512
+    assert obj["hparams_type"].__qualname__ == "DictConfig" and "omegaconf" not in sys.modules

@@ -160,6 +160,40 @@ def to_plain(obj: Any, _depth: int = 0) -> Any:
     return obj
 
 
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][\w]*(?:\.[\w]+)*)\}")
+
+
+def resolve_interpolations(root: Any, _depth: int = 0) -> Any:
+    """Resolve whole-string absolute omegaconf interpolations ("${a.b}") against `root` (a plain
+    dict from `to_plain`); anything else (relative, resolvers, embedded) stays a string."""
+    def lookup(path: str, depth: int) -> Any:
+        node: Any = root
+        for part in path.split("."):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                return None
+        return walk(node, depth + 1)
+
+    def walk(node: Any, depth: int) -> Any:
+        if depth > 20:
+            return node
+        if isinstance(node, dict):
+            return {k: walk(v, depth) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, depth) for v in node]
+        if isinstance(node, str):
+            m = _INTERPOLATION.fullmatch(node)
+            if m:
+                got = lookup(m.group(1), depth)
+                return node if got is None else got
+        return node
+
+    return walk(root, _depth)
+
+
 def load_torch_checkpoint(path: str | Path, lightning: bool = False) -> Any:
     """torch.load with weights_only=True (+ numpy, + omegaconf stand-ins when `lightning`)."""
     import torch

@@ -20,7 +20,7 @@ import numpy as np
 from ...errors import CheckpointError
 from ...spec import ActSpec, CameraSpec, Normalization
 from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
-from ..safe_pickle import load_plain_pickle, load_torch_checkpoint, to_plain
+from ..safe_pickle import load_plain_pickle, load_torch_checkpoint, resolve_interpolations, to_plain
 from ._common import (camera_list, check_shapes, camera_sizes, file_hashes, fold_latent, keep_decoder_layers, read_architecture,
                       rename, restore_names, to_float32)
 
@@ -95,7 +95,7 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
     obj = load_torch_checkpoint(ckpt, lightning=True)
     if not isinstance(obj, dict) or "state_dict" not in obj:
         raise CheckpointError(f"{origin}: not a Lightning checkpoint (no 'state_dict' entry)")
-    hp = to_plain(obj.get("hyper_parameters") or {})
+    hp = resolve_interpolations(to_plain(obj.get("hyper_parameters") or {}))
     if not isinstance(hp, dict):
         hp = {}
     raw = obj["state_dict"]
