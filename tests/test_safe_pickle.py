@@ -91,7 +91,7 @@ def test_real_omegaconf_pickles_load_without_omegaconf(version):
 
     from act_edge.export.safe_pickle import resolve_interpolations
 
-    path = Path(__file__).parent / "data" / "omegaconf" / f"hparams_omegaconf-{version}.pth"
+    path = Path(__file__).parent / "data" / "omegaconf" / f"hparams_omegaconf-{version}.torch"
     obj = load_torch_checkpoint(path, lightning=True)
     hp = to_plain(obj["hyper_parameters"])
     backbone = {"_target_": "il_lib.nn.features.MultiviewResNet18", "views": ["left_wrist", "right_wrist", "head"],

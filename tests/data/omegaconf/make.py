@@ -1,7 +1,7 @@
-"""How hparams_omegaconf-<version>.pth were made, with the real omegaconf (not needed by the tests):
+"""How hparams_omegaconf-<version>.torch (torch.save zip; not .pth, which .gitignore hides) were made, with the real omegaconf (not needed by the tests):
 
     python -m venv /tmp/oc && /tmp/oc/bin/pip install omegaconf==2.3.0 torch
-    /tmp/oc/bin/python tests/data/omegaconf/make.py tests/data/omegaconf/hparams_omegaconf-2.3.0.pth
+    /tmp/oc/bin/python tests/data/omegaconf/make.py tests/data/omegaconf/hparams_omegaconf-2.3.0.torch
 
 A Lightning-style dict: hyper_parameters = dict(model.hparams) holding DictConfig/ListConfig values
 (and hparams_type = DictConfig, as Lightning writes for Container hparams).
