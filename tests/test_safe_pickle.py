@@ -102,3 +102,17 @@ def test_real_omegaconf_pickles_load_without_omegaconf(version):
                   "whole": {"obs_backbone": backbone, "action_keys": keys}}
     assert resolve_interpolations(hp["whole"])["obs_backbone"]["interp"] == 512
     assert obj["hparams_type"].__qualname__ == "DictConfig" and "omegaconf" not in sys.modules
+
+
+def test_real_lightning_checkpoint_loads_without_lightning_or_omegaconf():
+    """A checkpoint written by the real lightning 2.6.6 Trainer (see tests/data/lightning/make.py)."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data" / "lightning" / "last_lightning-2.6.6_omegaconf-2.3.0.torch"
+    obj = load_torch_checkpoint(path, lightning=True)
+    assert {"state_dict", "hyper_parameters", "optimizer_states", "lr_schedulers", "callbacks", "loops"} <= set(obj)
+    assert to_plain(obj["hyper_parameters"]) == {
+        "prop_dim": 7, "obs_backbone": {"_target_": "x.Y", "views": ["a", "b"], "include_depth": True},
+        "action_keys": ["base", "left_gripper"], "n_heads": 8, "lr": 0.001}
+    assert "obs_backbone.1.num_batches_tracked" in obj["state_dict"]
+    assert "omegaconf" not in sys.modules and "lightning" not in sys.modules
