@@ -136,7 +136,15 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
                                   f"image features ({', '.join(visual)})")
         names = given
 
-    stats, post_stats, stats_files, norm_eps = _stats(d, raw, features)
+    norm_maps: dict[str, dict[str, str]] = {}
+    stats, post_stats, stats_files, norm_eps = _stats(d, raw, features, norm_maps)
+    # v0.4+: the processor steps' norm_map is what LeRobot applies; it wins over config.json
+    for key, (t, _) in features.items():
+        m = norm_maps.get("post" if t == "ACTION" else "pre")
+        if m is not None:
+            modes[key] = m.get(t, "IDENTITY")
+            if modes[key] not in ("MEAN_STD", "MIN_MAX", "IDENTITY"):
+                raise CheckpointError(f"{d}: normalization mode {modes[key]!r} for {key} is not MEAN_STD/MIN_MAX/IDENTITY")
 
     def vec_norm(key: str, mode: str) -> Normalization:
         if mode == "IDENTITY":
@@ -247,7 +255,8 @@ def _type_from_name(key: str, group: str) -> str:
     return "STATE"
 
 
-def _stats(d: Path, raw: dict, features: dict) -> tuple[dict[str, Any], dict[str, Any], list[str], float]:
+def _stats(d: Path, raw: dict, features: dict,
+           norm_maps: dict[str, dict[str, str]] | None = None) -> tuple[dict[str, Any], dict[str, Any], list[str], float]:
     """(input stats, output stats, files read, eps): flat {"<feature>.<stat>": array}. Inputs come from
     the normalizer (v0.4+ preprocessor / legacy normalize_inputs), actions from the unnormalizer
     (postprocessor / legacy unnormalize_outputs), as LeRobot applies them."""
@@ -281,6 +290,10 @@ def _stats(d: Path, raw: dict, features: dict) -> tuple[dict[str, Any], dict[str
                 raise CheckpointError(f"{sp}: not a readable safetensors file ({str(exc).splitlines()[0][:200]})") from None
             if (step.get("config") or {}).get("eps") is not None:
                 eps = float(step["config"]["eps"])
+            if norm_maps is not None and isinstance((step.get("config") or {}).get("norm_map"), dict):
+                norm_maps["post" if target is post else "pre"] = {
+                    str(k).upper().replace("FEATURETYPE.", ""): str(v).upper().replace("NORMALIZATIONMODE.", "")
+                    for k, v in step["config"]["norm_map"].items()}
             files.append(state_file)
     if found_json:
         return pre, post, files, eps
