@@ -171,3 +171,15 @@ def test_dilation_with_resnet18_is_a_checkpoint_error(fixture):
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(fixture["dir"], cameras=["top"], heads=4, dilation=True)
     assert "dilation" in one_line(e.value) and "resnet18" in str(e.value)
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_foreign_bare_pickle_as_checkpoint_is_refused_by_name(tmp_path, protocol):
+    """A plain pickle (not a torch file) named policy_best.ckpt, forced with --format original."""
+    marker = tmp_path / "pwned"
+    (tmp_path / "policy_best.ckpt").write_bytes(pickle.dumps({"model.x": _WritesMarker(marker)}, protocol=protocol))
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(tmp_path / "policy_best.ckpt", format="original", **OPTS)
+    msg = one_line(e.value)
+    assert "refused to unpickle global" in msg and "system" in msg
+    assert not marker.exists()

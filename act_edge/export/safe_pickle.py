@@ -215,10 +215,39 @@ def load_torch_checkpoint(path: str | Path, lightning: bool = False) -> Any:
         raise CheckpointError(f"{path}: no such file") from None
     except Exception as exc:
         text = str(exc)
-        refused = _refused_global(text)
+        refused = _refused_global(text) or _foreign_global(path, set(allowed))
         if refused:
             raise CheckpointError(f"{path}: refused to unpickle global {refused!r} (allowed: {what})") from None
         raise CheckpointError(f"{path}: not a readable torch checkpoint ({_first_line(exc)})") from None
+
+
+def _foreign_global(path: Path, allowed: set[str]) -> str | None:
+    """For a bare pickle that torch cannot parse (e.g. protocol 4/5), name a global it would import
+    that is not allowed, found by reading opcodes only (pickletools.genops never executes)."""
+    import pickletools
+    import zipfile
+
+    if zipfile.is_zipfile(path):
+        return None
+    strings: list[str] = []
+    try:
+        with open(path, "rb") as fh:
+            for op, arg, _ in pickletools.genops(fh):
+                if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+                    strings = (strings + [arg])[-2:]
+                elif op.name in ("GLOBAL", "INST"):
+                    name = arg.replace(" ", ".")
+                elif op.name == "STACK_GLOBAL" and len(strings) == 2:
+                    name = ".".join(strings)
+                else:
+                    continue
+                if op.name in ("GLOBAL", "INST", "STACK_GLOBAL"):
+                    name = name.replace("__builtin__.", "builtins.")
+                    if name not in allowed and not name.startswith(("torch.", "builtins.", "collections.OrderedDict")):
+                        return name
+    except Exception:
+        return None
+    return None
 
 
 _REFUSED_PATTERNS = (
@@ -239,8 +268,11 @@ def _refused_global(text: str) -> str | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    for line in str(exc).splitlines():
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:  # torch's wrapper text around the actual reason
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    for line in text.splitlines():
         line = line.strip()
-        if line and not line.startswith("Weights only load failed"):
+        if line and not line.startswith(("Weights only load failed", "Please file an issue")):
             return line[:200]
     return type(exc).__name__
