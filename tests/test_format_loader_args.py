@@ -79,3 +79,41 @@ def test_cli_export_original(tmp_path):
     got = run_bundle(bundle, {"images": images, "state": qpos})
     ref = rf.original_forward(fx["state_dict"], s, [images[:, 0], images[:, 1]], qpos, heads=4)
     assert normalized_error(got, ref, s["action_std"]) <= TOL
+
+
+@pytest.mark.skipif(importlib.util.find_spec("act_edge.cli.export_cmd") is None,
+                    reason="the export subcommand (lead's act_edge/cli/export_cmd.py) is not on this branch yet")
+@pytest.mark.parametrize("family", ["lerobot", "behavior"])
+def test_cli_export_other_families(tmp_path, family):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "b.actedge"
+    rng = np.random.default_rng(2)
+    if family == "lerobot":
+        c = ff.LeRobotConfig(cameras={"top": (64, 96)}, legacy=True)
+        fx = ff.write_lerobot(tmp_path / "run", c)
+        args = [str(fx["dir"].parent)]
+    else:
+        fx = ff.write_behavior(tmp_path / "run")
+        args = [str(fx["dir"]), "--stats", str(fx["stats_path"]), "--decoder-output", "first"]
+    proc = subprocess.run([sys.executable, "-m", "act_edge", "export", *args, "-o", str(out)],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "dropped" in proc.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["source"]["format"] == family
+    if family == "lerobot":
+        feeds = {"images": ff.raw_frames(rng, 2, 1, 64, 96), "state": rng.standard_normal((2, c.state)).astype(np.float32)}
+        cfg = json.loads((fx["dir"] / "config.json").read_text())
+        ref = rf.lerobot_forward(fx["state_dict"], fx["stats"], fx["features"], c.modes, cfg,
+                                 {"observation.images.top": feeds["images"][:, 0]}, feeds["state"])
+        unit = fx["stats"]["action.std"].astype(np.float64)
+    else:
+        h, w = fx["config"].size
+        r = fx["ranges"]
+        feeds = {"images": ff.raw_frames(rng, 1, 3, h, w),
+                 "depth": rng.uniform(0.01, 10.0, (1, 3, h, w)).astype(np.float32),
+                 "state": (r["state_min"] + (r["state_max"] - r["state_min"]) * rng.uniform(size=(1, 37))).astype(np.float32)}
+        ref = rf.behavior_forward(fx["state_dict"], r, fx["hparams"], feeds["images"], feeds["depth"], feeds["state"], "first")
+        unit = (r["action_max"] - r["action_min"]) / 2
+        assert manifest["runtime"]["post_steps"][0]["op"] == "snap_gripper"
+    assert normalized_error(run_bundle(out, feeds), ref, unit) <= TOL
