@@ -205,6 +205,9 @@ def load_torch_checkpoint(path: str | Path, lightning: bool = False) -> Any:
         allowed.update(_TYPING_GLOBALS)
         allowed.update(_BUILTIN_TYPES)
         allowed.update(_LIGHTNING_EXTRA)
+    if not hasattr(torch.serialization, "safe_globals"):
+        raise CheckpointError(f"{path}: reading checkpoints with an allow-list needs torch >= 2.5 "
+                              f"(torch.serialization.safe_globals); this is torch {torch.__version__}")
     safe = [(obj, name) for name, obj in allowed.items()]
     what = LIGHTNING_ALLOWED if lightning else "tensors, " + PLAIN_ALLOWED
     try:

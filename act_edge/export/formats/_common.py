@@ -94,10 +94,9 @@ def restore_names(r: Renamed, back: dict[str, str]) -> None:
 def fold_latent(r: Renamed, weight_key: str, reason: str = "latent projection weight: multiplies z = 0") -> None:
     """latent_out_proj(z = 0) is its bias: keep the bias as `latent_token`, report the weight."""
     if "latent_token.weight" in r.state_dict:
-        w = r.state_dict.pop("latent_token.weight")
+        del r.state_dict["latent_token.weight"]
         r.origin.pop("latent_token.weight")
         r.drop(reason, [weight_key])
-        del w
     if "latent_token.bias" in r.state_dict:
         r.state_dict["latent_token"] = r.state_dict.pop("latent_token.bias")
         r.origin["latent_token"] = r.origin.pop("latent_token.bias")

@@ -207,7 +207,9 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
         notes.append("use_vae: CVAE encoder dropped, latent z = 0 (LeRobot's inference behaviour)")
     return LoadedCheckpoint(spec=spec, state_dict=r.state_dict, runtime=runtime,
                             source={"format": NAME, "path": str(d),
-                                    "files": file_hashes(cfg_path, weights_path, *[d / f for f in stats_files if f != weights_path.name])},
+                                    "files": file_hashes(cfg_path, weights_path, d / "policy_preprocessor.json",
+                                                                d / "policy_postprocessor.json",
+                                                                *[d / f for f in stats_files if f != weights_path.name])},
                             dropped=r.dropped, notes=notes)
 
 
