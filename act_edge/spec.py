@@ -196,8 +196,11 @@ class ActSpec:
         """(H, W) that reaches the backbone after the camera's eval transform."""
         t = cam.eval_transform or {}
         if "output_size" in t:
-            return tuple(t["output_size"])  # type: ignore[return-value]
-        return cam.resolution
+            return tuple(int(v) for v in t["output_size"])  # type: ignore[return-value]
+        size = cam.resolution
+        for _, hw in t.get("steps", []):  # center_crop / resize both set the size
+            size = (int(hw[0]), int(hw[1]))
+        return size
 
     def feature_size(self, cam: CameraSpec) -> tuple[int, int]:
         h, w = self.backbone_input_size(cam)

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..spec import ActSpec, CameraSpec, Normalization
+from ..spec import IMAGENET_MEAN, IMAGENET_STD, ActSpec, CameraSpec, Normalization
 from .checkpoint import default_runtime
 
 
@@ -48,11 +48,27 @@ def tiny(rng: np.random.Generator) -> ActSpec:
                    action_norm=_stats(rng, 4), name="tiny")
 
 
+def behavior(rng: np.random.Generator) -> ActSpec:
+    """BEHAVIOR-1K il_lib R1Pro: 3 RGB-D views 240x240 (il_lib eval crop/resize to 224 in the graph),
+    state 37, action 23, chunk 20, 4 enc / 7 dec layers all used (hs[-1]), min-max joint ranges."""
+    def ranges(dim: int) -> Normalization:
+        lo = rng.uniform(-3.0, 0.0, dim)
+        return Normalization("min_max", min=lo, max=lo + rng.uniform(0.1, 3.0, dim))
+    transform = {"steps": [["center_crop", [224, 224]], ["resize", [256, 256]], ["center_crop", [224, 224]]],
+                 "output_size": [224, 224]}
+    cams = tuple(CameraSpec(n, 240, 240, channels=4, mean=IMAGENET_MEAN + (0.0,), std=IMAGENET_STD + (1.0,),
+                            depth_range=(0.01, 10.0), eval_transform=transform)
+                 for n in ("left_wrist", "right_wrist", "head"))
+    return ActSpec(cameras=cams, state_dim=37, action_dim=23, chunk_size=20, n_decoder_layers=7,
+                   state_norm=ranges(37), action_norm=ranges(23), name="behavior")
+
+
 PRESETS: dict[str, Callable[[np.random.Generator], ActSpec]] = {
     "aloha-sim": aloha_sim,
     "aloha-real": aloha_real,
     "so100": so100,
     "tiny": tiny,
+    "behavior": behavior,
 }
 
 

@@ -54,22 +54,35 @@ class EvalTransform(nn.Module):
     """Crop/resize steps applied to the normalized frames, in the order given (il_lib's eval transform).
 
     Steps: {"steps": [["center_crop", [h, w]], ["resize", [h, w]], ...], "output_size": [h, w]}.
+    center_crop: torchvision's offsets, int(round((H - h) / 2)). resize: bilinear, align_corners=False
+    (torchvision's tensor resize); antialias only matters when shrinking, which is refused here (an
+    upscale with antialias=True is exactly the plain bilinear upscale in torch).
+
+    Done after normalization: bilinear weights are non-negative and sum to 1 per output pixel, so the
+    resize commutes with the per-channel affine x * scale + shift (exact up to float rounding), and a
+    crop commutes with anything per-pixel.
     """
 
     def __init__(self, cfg: dict) -> None:
         super().__init__()
         self.steps = [(str(name), tuple(int(v) for v in size)) for name, size in cfg.get("steps", [])]
+        for name, _ in self.steps:
+            if name not in ("center_crop", "resize"):
+                raise ValueError(f"unknown eval transform step {name!r} (known: center_crop, resize)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for name, (h, w) in self.steps:
+            H, W = int(x.shape[2]), int(x.shape[3])
             if name == "center_crop":
-                top, left = (x.shape[2] - h) // 2, (x.shape[3] - w) // 2
+                if h > H or w > W:
+                    raise ValueError(f"center_crop {h}x{w} is larger than the {H}x{W} frame")
+                top, left = int(round((H - h) / 2.0)), int(round((W - w) / 2.0))
                 x = x[:, :, top:top + h, left:left + w]
-            elif name == "resize":
-                x = nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False,
-                                              antialias=False)
             else:
-                raise ValueError(f"unknown eval transform step {name!r}")
+                if h < H or w < W:
+                    raise ValueError(f"resize {H}x{W} -> {h}x{w} shrinks: antialiased downscaling is not "
+                                     "supported in the graph")
+                x = nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
         return x
 
 

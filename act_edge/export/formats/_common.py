@@ -1,0 +1,241 @@
+"""Helpers shared by the family loaders: renaming to canonical names, reading the architecture
+from weight shapes, option parsing, and file hashes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from ...bundle import sha256_file
+from ...errors import CheckpointError
+from ...spec import BACKBONES
+
+
+@dataclass
+class Renamed:
+    """Canonical weights plus what was left out, grouped by reason."""
+
+    state_dict: dict[str, torch.Tensor] = field(default_factory=dict)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    origin: dict[str, str] = field(default_factory=dict)  # canonical name -> source key
+
+    def drop(self, reason: str, keys: Iterable[str]) -> None:
+        keys = sorted(keys)
+        if not keys:
+            return
+        for group in self.dropped:
+            if group["reason"] == reason:
+                group["keys"] = sorted(set(group["keys"]) | set(keys))
+                return
+        self.dropped.append({"reason": reason, "keys": keys})
+
+
+def rename(source: dict[str, torch.Tensor], rules: list[tuple[str, str]], drops: list[tuple[str, str]],
+           origin: str) -> Renamed:
+    """Map source keys to canonical names.
+
+    rules: (source prefix or regex `re:...`, canonical replacement), first match wins.
+    drops: (source prefix or regex `re:...`, reason): keys left out on purpose, reported.
+    Keys matching neither are an error (an unknown variant must not be exported silently).
+    """
+    out, unknown = Renamed(), []
+    grouped: dict[str, list[str]] = {}
+    for key, value in source.items():
+        reason = next((r for pat, r in drops if _match(pat, key)), None)
+        if reason is not None:
+            grouped.setdefault(reason, []).append(key)
+            continue
+        for pat, repl in rules:
+            new = _sub(pat, repl, key)
+            if new is not None:
+                if new in out.state_dict:
+                    raise CheckpointError(f"{origin}: keys {out.origin[new]} and {key} both map to {new}")
+                out.state_dict[new] = value
+                out.origin[new] = key
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        shown = ", ".join(sorted(unknown)[:6])
+        raise CheckpointError(f"{origin}: unrecognised weight keys [{shown}{', ...' if len(unknown) > 6 else ''}] "
+                              f"({len(unknown)}): not an ACT layout this loader knows")
+    for reason, keys in grouped.items():
+        out.drop(reason, keys)
+    return out
+
+
+def _match(pattern: str, key: str) -> bool:
+    if pattern.startswith("re:"):
+        return re.fullmatch(pattern[3:], key) is not None
+    return key == pattern or key.startswith(pattern)
+
+
+def _sub(pattern: str, repl: str, key: str) -> str | None:
+    if pattern.startswith("re:"):
+        m = re.fullmatch(pattern[3:], key)
+        return m.expand(repl) if m else None
+    if key == pattern:
+        return repl
+    if pattern.endswith(".") and key.startswith(pattern):
+        return repl + key[len(pattern):]
+    return None
+
+
+def restore_names(r: Renamed, back: dict[str, str]) -> None:
+    """Report source keys as they are on disk (before a prefix was stripped)."""
+    r.origin = {k: back.get(v, v) for k, v in r.origin.items()}
+    r.dropped = [{**g, "keys": sorted(back.get(k, k) for k in g["keys"])} for g in r.dropped]
+
+
+def fold_latent(r: Renamed, weight_key: str, reason: str = "latent projection weight: multiplies z = 0") -> None:
+    """latent_out_proj(z = 0) is its bias: keep the bias as `latent_token`, report the weight."""
+    if "latent_token.weight" in r.state_dict:
+        del r.state_dict["latent_token.weight"]
+        r.origin.pop("latent_token.weight")
+        r.drop(reason, [weight_key])
+    if "latent_token.bias" in r.state_dict:
+        r.state_dict["latent_token"] = r.state_dict.pop("latent_token.bias")
+        r.origin["latent_token"] = r.origin.pop("latent_token.bias")
+
+
+@dataclass
+class Architecture:
+    """What the canonical weights say about the model."""
+
+    d_model: int
+    dim_feedforward: int
+    n_encoder_layers: int
+    n_decoder_layers: int
+    pre_norm: bool
+    chunk_size: int
+    state_dim: int
+    action_dim: int
+    env_state_dim: int
+    backbone: str
+    in_channels: int
+    backbone_channels: int
+    n_1d_tokens: int
+
+
+def layer_indices(sd: dict[str, Any], prefix: str) -> list[int]:
+    pat = re.compile(re.escape(prefix) + r"(\d+)\.")
+    return sorted({int(m.group(1)) for k in sd for m in [pat.match(k)] if m})
+
+
+def read_architecture(sd: dict[str, torch.Tensor], origin: str, names: dict[str, str] | None = None) -> Architecture:
+    """Architecture from canonical weight shapes. `names` maps canonical -> source key for messages."""
+    names = names or {}
+
+    def need(key: str) -> torch.Tensor:
+        if key not in sd:
+            raise CheckpointError(f"{origin}: weight {names.get(key, key)} is missing")
+        return sd[key]
+
+    d = need("action_head.weight").shape[1]
+    ff = need("encoder.layers.0.linear1.weight").shape[0]
+    enc = layer_indices(sd, "encoder.layers.")
+    dec = layer_indices(sd, "decoder.layers.")
+    if not dec:
+        raise CheckpointError(f"{origin}: no decoder layers in the weights")
+    stages = []
+    for i in range(1, 5):
+        stages.append(len(layer_indices(sd, f"backbone.layer{i}.")))
+    bottleneck = "backbone.layer1.0.conv3.weight" in sd
+    backbone = next((n for n, (kind, blocks, _) in BACKBONES.items()
+                     if tuple(stages) == blocks and (kind == "bottleneck") == bottleneck), None)
+    if backbone is None:
+        raise CheckpointError(f"{origin}: backbone with {stages} blocks per stage"
+                              f"{' (bottleneck)' if bottleneck else ''} is not resnet18/34/50")
+    conv1 = need("backbone.conv1.weight")
+    proj = need("img_proj.weight")
+    return Architecture(
+        d_model=d, dim_feedforward=ff, n_encoder_layers=len(enc), n_decoder_layers=len(dec),
+        pre_norm="encoder.norm.weight" in sd, chunk_size=need("query_pos").shape[0],
+        state_dim=need("state_proj.weight").shape[1], action_dim=need("action_head.weight").shape[0],
+        env_state_dim=sd["env_state_proj.weight"].shape[1] if "env_state_proj.weight" in sd else 0,
+        backbone=backbone, in_channels=conv1.shape[1], backbone_channels=proj.shape[1],
+        n_1d_tokens=need("pos_1d").shape[0],
+    )
+
+
+def check_shapes(spec: Any, r: Renamed, origin: str) -> None:
+    """Name the source tensor and both shapes on the first mismatch with the spec's canonical shapes."""
+    from ..model import canonical_shapes
+
+    for name, want in canonical_shapes(spec).items():
+        if name in r.state_dict and tuple(r.state_dict[name].shape) != tuple(want):
+            raise CheckpointError(f"{origin}: tensor {r.origin.get(name, name)} has shape "
+                                  f"{list(r.state_dict[name].shape)}, expected {list(want)} ({name} of the spec "
+                                  "read from the other weights/config)")
+
+
+def keep_decoder_layers(r: Renamed, used: int, reason: str) -> None:
+    """Drop decoder layers >= `used` (they do not reach the output)."""
+    dead = [k for k in r.state_dict if (m := re.match(r"decoder\.layers\.(\d+)\.", k)) and int(m.group(1)) >= used]
+    r.drop(reason, [r.origin[k] for k in dead])
+    for k in dead:
+        del r.state_dict[k]
+        del r.origin[k]
+
+
+def to_float32(sd: dict[str, Any], origin: str) -> dict[str, torch.Tensor]:
+    out = {}
+    for k, v in sd.items():
+        if not isinstance(v, torch.Tensor):
+            raise CheckpointError(f"{origin}: entry {k} is a {type(v).__name__}, not a tensor")
+        out[k] = v.detach().to(torch.float32).contiguous()
+    return out
+
+
+def strip_prefix(sd: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in sd.items()}
+
+
+def file_hashes(*paths: Path) -> dict[str, str]:
+    return {p.name: sha256_file(p) for p in paths if p is not None and p.is_file()}
+
+
+# --- option parsing (shared by the CLI helpers and the loaders) ---------------------------------
+
+def parse_size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(text))
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+        raise CheckpointError(f"image size {text!r} is not HxW (e.g. 480x640)")
+    return int(m.group(1)), int(m.group(2))
+
+
+def camera_sizes(cameras: list[str], image_size: Any, default: tuple[int, int]) -> list[tuple[int, int]]:
+    """Per-camera (H, W) from an option that is None, one size, a list (one per camera) or a dict."""
+    if image_size is None:
+        return [default] * len(cameras)
+    if isinstance(image_size, str):
+        image_size = [parse_size(s) for s in image_size.split(",")]
+    if isinstance(image_size, dict):
+        missing = [c for c in cameras if c not in image_size]
+        if missing:
+            raise CheckpointError(f"--image-size gives no size for cameras {missing}")
+        return [tuple(parse_size(v) if isinstance(v, str) else v) for v in (image_size[c] for c in cameras)]
+    if isinstance(image_size, (tuple, list)) and len(image_size) == 2 and all(isinstance(v, int) for v in image_size):
+        return [tuple(image_size)] * len(cameras)  # type: ignore[list-item]
+    sizes = [tuple(parse_size(v) if isinstance(v, str) else v) for v in image_size]
+    if len(sizes) == 1:
+        return sizes * len(cameras)  # type: ignore[return-value]
+    if len(sizes) != len(cameras):
+        raise CheckpointError(f"--image-size lists {len(sizes)} sizes for {len(cameras)} cameras "
+                              f"({', '.join(cameras)}): give one size, or one per camera")
+    return sizes  # type: ignore[return-value]
+
+
+def camera_list(value: Any, default: list[str]) -> list[str]:
+    if value is None:
+        return list(default)
+    names = [c.strip() for c in value.split(",")] if isinstance(value, str) else [str(c) for c in value]
+    if not names or any(not n for n in names):
+        raise CheckpointError(f"--cameras {value!r}: give comma-separated non-empty names")
+    if len(set(names)) != len(names):
+        raise CheckpointError(f"--cameras {value!r}: camera names must be unique")
+    return names

@@ -1,0 +1,326 @@
+"""LeRobot ACT: a `pretrained_model` directory (config.json + model.safetensors + normalization).
+
+v0.4+: stats in the processor files named by `policy_preprocessor.json` / `policy_postprocessor.json`
+(flat `<feature>.<stat>` keys). Up to v0.3 (legacy): stats inside model.safetensors as
+`normalize_inputs.buffer_<feature, dots as underscores>.<stat>` etc., and configs before Jan 2025 use
+`input_shapes` / `input_normalization_modes`; before Jul 2024 the 1-D position embedding was
+`encoder_robot_and_latent_pos_embed`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import CheckpointError
+from ...spec import BACKBONES, ActSpec, CameraSpec, Normalization
+from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
+from ._common import camera_list, check_shapes, file_hashes, fold_latent, read_architecture, rename, restore_names, to_float32
+
+NAME = "lerobot"
+DESCRIPTION = "LeRobot ACT pretrained_model directory (config.json + model.safetensors [+ processor files])"
+EPS = 1e-8  # LeRobot's normalization eps (MEAN_STD: std + eps; MIN_MAX: max - min + eps)
+
+RULES = [
+    ("backbone.", "backbone."),
+    ("encoder.", "encoder."),
+    ("decoder.", "decoder."),
+    ("encoder_robot_state_input_proj.", "state_proj."),
+    ("encoder_env_state_input_proj.", "env_state_proj."),
+    ("encoder_latent_input_proj.", "latent_token."),
+    ("encoder_img_feat_input_proj.", "img_proj."),
+    ("encoder_1d_feature_pos_embed.weight", "pos_1d"),
+    ("encoder_robot_and_latent_pos_embed.weight", "pos_1d"),  # before Jul 2024
+    ("decoder_pos_embed.weight", "query_pos"),
+    ("action_head.", "action_head."),
+]
+DROPS = [
+    ("vae_encoder", "CVAE encoder (training only; z = 0 at inference)"),
+    ("normalize_inputs.", "normalization buffers (read as stats into the graph's pre/post-processing)"),
+    ("normalize_targets.", "normalization buffers (read as stats into the graph's pre/post-processing)"),
+    ("unnormalize_outputs.", "normalization buffers (read as stats into the graph's pre/post-processing)"),
+    ("re:.*num_batches_tracked", "BatchNorm num_batches_tracked (counter, no effect in eval)"),
+]
+TYPES = ("VISUAL", "STATE", "ENV", "ACTION")
+
+
+def find_dir(path: Path) -> Path | None:
+    """The pretrained_model directory for `path` (itself, a file in it, or a parent holding one)."""
+    if path.is_file():
+        path = path.parent
+    for cand in (path, path / "pretrained_model"):
+        if (cand / "config.json").is_file() and (cand / "model.safetensors").is_file():
+            return cand
+    return None
+
+
+def detect(path: Path) -> bool:
+    d = find_dir(path)
+    if d is None:
+        return False
+    try:
+        cfg = json.loads((d / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(cfg, dict) and (cfg.get("type") == "act" or {"dim_model", "chunk_size", "n_decoder_layers"} <= set(cfg))
+
+
+def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None = None,
+         n_action_steps: int | None = None, name: str | None = None, **_: Any) -> LoadedCheckpoint:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    d = find_dir(path)
+    if d is None:
+        raise CheckpointError(f"{path}: no LeRobot pretrained_model here (config.json + model.safetensors)")
+    cfg_path, weights_path = d / "config.json", d / "model.safetensors"
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except ValueError as exc:
+        raise CheckpointError(f"{cfg_path}: not valid JSON ({exc})") from None
+    if cfg.get("type", "act") != "act":
+        raise CheckpointError(f"{cfg_path}: policy type {cfg.get('type')!r}, not 'act'")
+    features, modes = _features(cfg, cfg_path)
+    try:
+        raw = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights_path}: not a readable safetensors file ({str(exc).splitlines()[0][:200]})") from None
+    origin = str(weights_path)
+    prefix = "model." if any(k.startswith("model.") for k in raw) else ""
+    legacy_stats = {k: v for k, v in raw.items() if k.split(".")[0] in ("normalize_inputs", "normalize_targets", "unnormalize_outputs")}
+    model_keys = {k: v for k, v in raw.items() if k not in legacy_stats}
+    if prefix and any(not k.startswith(prefix) for k in model_keys):
+        bad = [k for k in model_keys if not k.startswith(prefix)][:3]
+        raise CheckpointError(f"{origin}: keys outside 'model.' ({bad})")
+    back = {k[len(prefix):]: k for k in model_keys}
+    source = {**{k[len(prefix):]: v for k, v in model_keys.items()}, **legacy_stats}
+    r = rename(to_float32(source, origin), RULES, DROPS, origin)
+    restore_names(r, back)
+    fold_latent(r, prefix + "encoder_latent_input_proj.weight")
+    arch = read_architecture(r.state_dict, origin, r.origin)
+    notes: list[str] = []
+
+    # --- config vs weights ---
+    cfg_dims = {"dim_model": arch.d_model, "dim_feedforward": arch.dim_feedforward,
+                "n_encoder_layers": arch.n_encoder_layers, "n_decoder_layers": arch.n_decoder_layers,
+                "chunk_size": arch.chunk_size}
+    for key, got in cfg_dims.items():
+        if key in cfg and int(cfg[key]) != got:
+            raise CheckpointError(f"{cfg_path}: {key} is {cfg[key]} but the weights have {got}")
+    if "pre_norm" in cfg and bool(cfg["pre_norm"]) != arch.pre_norm:
+        raise CheckpointError(f"{cfg_path}: pre_norm is {cfg['pre_norm']} but the weights "
+                              f"{'have' if arch.pre_norm else 'lack'} model.encoder.norm")
+    backbone = cfg.get("vision_backbone", arch.backbone)
+    if backbone not in BACKBONES:
+        raise CheckpointError(f"{cfg_path}: vision_backbone {backbone!r} is not one of {sorted(BACKBONES)}")
+    if backbone != arch.backbone:
+        raise CheckpointError(f"{cfg_path}: vision_backbone is {backbone} but the weights are a {arch.backbone}")
+
+    visual = [k for k, (t, _) in features.items() if t == "VISUAL"]
+    state = [k for k, (t, _) in features.items() if t == "STATE"]
+    env = [k for k, (t, _) in features.items() if t == "ENV"]
+    action = [k for k, (t, _) in features.items() if t == "ACTION"]
+    if not visual:
+        raise CheckpointError(f"{cfg_path}: no VISUAL input feature; act-edge exports image-conditioned ACT only")
+    if len(state) != 1 or len(action) != 1:
+        raise CheckpointError(f"{cfg_path}: expected one STATE and one ACTION feature, got {state} / {action}")
+    names = [_camera_name(k) for k in visual]
+    if cameras is not None:
+        given = camera_list(cameras, names)
+        if len(given) != len(visual):
+            raise CheckpointError(f"--cameras lists {len(given)} cameras but {cfg_path.name} has {len(visual)} "
+                                  f"image features ({', '.join(visual)})")
+        names = given
+
+    norm_maps: dict[str, dict[str, str]] = {}
+    stats, post_stats, stats_files, norm_eps = _stats(d, raw, features, norm_maps)
+    # v0.4+: the processor steps' norm_map is what LeRobot applies; it wins over config.json
+    for key, (t, _) in features.items():
+        m = norm_maps.get("post" if t == "ACTION" else "pre")
+        if m is not None:
+            modes[key] = m.get(t, "IDENTITY")
+            if modes[key] not in ("MEAN_STD", "MIN_MAX", "IDENTITY"):
+                raise CheckpointError(f"{d}: normalization mode {modes[key]!r} for {key} is not MEAN_STD/MIN_MAX/IDENTITY")
+
+    def vec_norm(key: str, mode: str) -> Normalization:
+        if mode == "IDENTITY":
+            return Normalization()
+        need = ("mean", "std") if mode == "MEAN_STD" else ("min", "max")
+        src = post_stats if features[key][0] == "ACTION" else stats
+        vals = [_stat(src, key, s, features[key][1], stats_files) for s in need]
+        return Normalization(mode.lower(), **dict(zip(need, vals)), eps=norm_eps)
+
+    cams = []
+    for key, cam_name in zip(visual, names):
+        shape = features[key][1]
+        if len(shape) != 3 or shape[0] != 3:
+            raise CheckpointError(f"{cfg_path}: image feature {key} has shape {shape}, expected [3, H, W]")
+        mode = modes[key]
+        if mode == "IDENTITY":
+            mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+        elif mode == "MEAN_STD":
+            mean = _stat(stats, key, "mean", [3], stats_files)
+            std = _stat(stats, key, "std", [3], stats_files) + norm_eps
+        else:  # MIN_MAX: (x - min) / (max - min + eps) * 2 - 1 == (x - (min + r/2)) / (r/2), r = max - min + eps
+            lo = _stat(stats, key, "min", [3], stats_files)
+            span = _stat(stats, key, "max", [3], stats_files) - lo + norm_eps
+            mean, std = lo + span / 2, span / 2
+        cams.append(CameraSpec(cam_name, int(shape[1]), int(shape[2]), mean=tuple(mean), std=tuple(std)))
+
+    state_dim = int(np.prod(features[state[0]][1]))
+    if state_dim != arch.state_dim:
+        raise CheckpointError(f"{cfg_path}: {state[0]} has {state_dim} values but {r.origin['state_proj.weight']} "
+                              f"has shape {list(r.state_dict['state_proj.weight'].shape)}")
+    env_dim = int(np.prod(features[env[0]][1])) if env else 0
+    if env_dim != arch.env_state_dim:
+        raise CheckpointError(f"{cfg_path}: ENV feature dim {env_dim} but the weights' env-state projection takes "
+                              f"{arch.env_state_dim}")
+    try:
+        spec = ActSpec(
+            cameras=tuple(cams), state_dim=state_dim, action_dim=int(np.prod(features[action[0]][1])),
+            chunk_size=arch.chunk_size, env_state_dim=env_dim, d_model=arch.d_model,
+            n_heads=int(cfg.get("n_heads", 8)), dim_feedforward=arch.dim_feedforward,
+            activation=str(cfg.get("feedforward_activation", "relu")), n_encoder_layers=arch.n_encoder_layers,
+            n_decoder_layers=arch.n_decoder_layers, pre_norm=arch.pre_norm, backbone=arch.backbone,
+            dilation=bool(cfg.get("replace_final_stride_with_dilation", False)),
+            state_norm=vec_norm(state[0], modes[state[0]]),
+            env_state_norm=vec_norm(env[0], modes[env[0]]) if env else Normalization(),
+            action_norm=vec_norm(action[0], modes[action[0]]),
+            name=name or (d.parent.name if d.name == "pretrained_model" else d.name) or "act",
+        )
+    except ValueError as exc:  # an inconsistent combination (e.g. dilation with resnet18)
+        raise CheckpointError(f"{origin}: {exc}") from None
+    check_shapes(spec, r, origin)
+    check_state_dict(spec, r.state_dict, origin)
+    coeff = cfg.get("temporal_ensemble_coeff") if temporal_ensemble_coeff is None else temporal_ensemble_coeff
+    steps = n_action_steps or cfg.get("n_action_steps") or spec.chunk_size
+    if coeff is not None:
+        steps = 1  # LeRobot requires n_action_steps == 1 with temporal ensembling
+    runtime = default_runtime(spec, coeff, steps)
+    notes.append(f"normalization: {', '.join(f'{k} {modes[k]}' for k in features)} (eps {norm_eps:g}); "
+                 f"stats from {', '.join(sorted(stats_files))}")
+    if cfg.get("use_vae", True):
+        notes.append("use_vae: CVAE encoder dropped, latent z = 0 (LeRobot's inference behaviour)")
+    return LoadedCheckpoint(spec=spec, state_dict=r.state_dict, runtime=runtime,
+                            source={"format": NAME, "path": str(d),
+                                    "files": file_hashes(cfg_path, weights_path, d / "policy_preprocessor.json",
+                                                                d / "policy_postprocessor.json",
+                                                                *[d / f for f in stats_files if f != weights_path.name])},
+                            dropped=r.dropped, notes=notes)
+
+
+def _camera_name(key: str) -> str:
+    for prefix in ("observation.images.", "observation."):
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key
+
+
+def _features(cfg: dict, cfg_path: Path) -> tuple[dict[str, tuple[str, list[int]]], dict[str, str]]:
+    """{feature: (TYPE, shape)} in config order and {feature: MODE}, from new or pre-2025 config keys."""
+    feats: dict[str, tuple[str, list[int]]] = {}
+    modes: dict[str, str] = {}
+    if "input_features" in cfg or "output_features" in cfg:
+        mapping = {str(k).upper(): str(v).upper() for k, v in (cfg.get("normalization_mapping") or {}).items()}
+        for group in ("input_features", "output_features"):
+            for key, ft in (cfg.get(group) or {}).items():
+                t = str(ft.get("type", "")).upper().replace("FEATURETYPE.", "")
+                if t not in TYPES:
+                    raise CheckpointError(f"{cfg_path}: feature {key} has unknown type {ft.get('type')!r}")
+                feats[key] = (t, [int(v) for v in ft.get("shape", [])])
+                modes[key] = mapping.get(t, "IDENTITY")
+    elif "input_shapes" in cfg:
+        old_modes = {**(cfg.get("input_normalization_modes") or {}), **(cfg.get("output_normalization_modes") or {})}
+        for group in ("input_shapes", "output_shapes"):
+            for key, shape in (cfg.get(group) or {}).items():
+                feats[key] = (_type_from_name(key, group), [int(v) for v in shape])
+                modes[key] = str(old_modes.get(key, "identity")).upper()
+    else:
+        raise CheckpointError(f"{cfg_path}: no input_features / input_shapes: not an ACT policy config")
+    for key, mode in modes.items():
+        if mode not in ("MEAN_STD", "MIN_MAX", "IDENTITY"):
+            raise CheckpointError(f"{cfg_path}: normalization mode {mode!r} for {key} is not MEAN_STD/MIN_MAX/IDENTITY")
+    return feats, modes
+
+
+def _type_from_name(key: str, group: str) -> str:
+    if group == "output_shapes":
+        return "ACTION"
+    if key.startswith("observation.image"):
+        return "VISUAL"
+    if key == "observation.environment_state":
+        return "ENV"
+    return "STATE"
+
+
+def _stats(d: Path, raw: dict, features: dict,
+           norm_maps: dict[str, dict[str, str]] | None = None) -> tuple[dict[str, Any], dict[str, Any], list[str], float]:
+    """(input stats, output stats, files read, eps): flat {"<feature>.<stat>": array}. Inputs come from
+    the normalizer (v0.4+ preprocessor / legacy normalize_inputs), actions from the unnormalizer
+    (postprocessor / legacy unnormalize_outputs), as LeRobot applies them."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    pre: dict[str, Any] = {}
+    post: dict[str, Any] = {}
+    files: list[str] = []
+    eps = EPS
+    found_json = False
+    for proc, target in (("policy_preprocessor.json", pre), ("policy_postprocessor.json", post)):
+        p = d / proc
+        if not p.is_file():
+            continue
+        found_json = True
+        try:
+            pipeline = json.loads(p.read_text())
+        except ValueError as exc:
+            raise CheckpointError(f"{p}: not valid JSON ({exc})") from None
+        for step in pipeline.get("steps", []):
+            state_file = step.get("state_file")
+            if not state_file or "normalizer" not in str(step.get("registry_name", state_file)):
+                continue
+            sp = d / state_file
+            if not sp.is_file():
+                raise CheckpointError(f"{p}: names {state_file} but it is missing from {d}")
+            try:
+                target.update(load_file(str(sp)))
+            except (SafetensorError, OSError, ValueError) as exc:
+                raise CheckpointError(f"{sp}: not a readable safetensors file ({str(exc).splitlines()[0][:200]})") from None
+            if (step.get("config") or {}).get("eps") is not None:
+                eps = float(step["config"]["eps"])
+            if norm_maps is not None and isinstance((step.get("config") or {}).get("norm_map"), dict):
+                norm_maps["post" if target is post else "pre"] = {
+                    str(k).upper().replace("FEATURETYPE.", ""): str(v).upper().replace("NORMALIZATIONMODE.", "")
+                    for k, v in step["config"]["norm_map"].items()}
+            files.append(state_file)
+    if found_json:
+        return pre, post, files, eps
+    # legacy: buffers inside model.safetensors, matched against the config's features
+    for key in features:
+        buf = "buffer_" + key.replace(".", "_")
+        for module, target in (("normalize_inputs", pre), ("unnormalize_outputs", post)):
+            for stat in ("mean", "std", "min", "max"):
+                k = f"{module}.{buf}.{stat}"
+                if k in raw:
+                    target[f"{key}.{stat}"] = raw[k].detach().cpu().numpy()
+    if any(k.startswith(("normalize_inputs.", "unnormalize_outputs.")) for k in raw):
+        files.append("model.safetensors")
+    return pre, post, files, eps
+
+
+def _stat(stats: dict, feature: str, stat: str, shape: list[int], files: list[str]) -> np.ndarray:
+    key = f"{feature}.{stat}"
+    if key not in stats:
+        where = ", ".join(files) if files else "no policy_preprocessor.json/policy_postprocessor.json and no legacy buffers"
+        raise CheckpointError(f"missing normalization stat {key} (looked in: {where})")
+    arr = np.asarray(stats[key], dtype=np.float64).reshape(-1)
+    want = int(np.prod(shape)) if len(shape) == 1 else shape[0]
+    if arr.size != want:
+        raise CheckpointError(f"normalization stat {key} has {arr.size} values, expected {want}")
+    if not np.isfinite(arr).all():
+        raise CheckpointError(f"normalization stat {key} is not finite (stats never set in this checkpoint?)")
+    return arr
