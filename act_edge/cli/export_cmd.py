@@ -17,10 +17,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--opset", type=int, default=17, help="ONNX opset, >= 17 (default 17)")
     p.add_argument("--max-batch", type=int, default=8, help="largest batch the bundle is declared for (default 8)")
     p.add_argument("--format", default=None, help="force the checkpoint family instead of detecting it")
+    from ..export.formats import add_loader_arguments  # no torch import: flag definitions only
+
+    add_loader_arguments(p)
 
 
 def loader_options(args: argparse.Namespace) -> dict:
-    return {}
+    from ..export.formats import loader_options as options
+
+    return options(args)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", required=True, metavar="NAME",
                    help="aloha-sim (1 camera 480x640, 14-dof, chunk 100), aloha-real (4 cameras), "
-                        "so100 (2 cameras, 6-dof, chunk 50, pre-norm), tiny (tests)")
+                        "so100 (2 cameras, 6-dof, chunk 50, pre-norm), behavior (3 RGB-D views 240x240, "
+                        "37/23-dof, chunk 20, 7 decoder layers), tiny (tests)")
     p.add_argument("-o", "--output", required=True, type=Path, help="checkpoint file to write (e.g. ckpt.pt)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and normalization stats (default 0)")
 

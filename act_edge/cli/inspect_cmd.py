@@ -11,6 +11,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", type=Path, help="a bundle directory (*.actedge) or a checkpoint")
     p.add_argument("--json", action="store_true", help="print the manifest (or the checkpoint's spec) as JSON")
     p.add_argument("--format", default=None, help="checkpoint family, when inspecting a checkpoint")
+    from ..export.formats import add_loader_arguments  # no torch import: flag definitions only
+
+    add_loader_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +74,9 @@ def _checkpoint(args: argparse.Namespace) -> int:
     from ..export.checkpoint import load_checkpoint
     from .text import io_lines, spec_lines
 
-    ckpt = load_checkpoint(args.path, format=args.format)
+    from ..export.formats import loader_options
+
+    ckpt = load_checkpoint(args.path, format=args.format, **loader_options(args))
     if args.json:
         print(ckpt.spec.to_json())
         return 0
