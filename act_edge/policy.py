@@ -17,6 +17,7 @@ from .bundle import Bundle, load_bundle
 from .ensemble import ChunkQueue, TemporalEnsemble
 from .errors import ActionError
 from .observation import ObservationValidator
+from .post_steps import PostSteps
 from .profiler import STAGES, StageProfiler, format_report
 from .spec import ActSpec
 
@@ -74,6 +75,7 @@ class Policy:
         self._queue = ChunkQueue(spec.chunk_size, spec.action_dim, n_action_steps) \
             if temporal_ensemble_coeff is None else None
         self._prof: StageProfiler | _NoProfiler = StageProfiler(profile_capacity) if profile else _NoProfiler()
+        self.post_steps = PostSteps(bundle.manifest.get("runtime", {}).get("post_steps"), spec.action_dim)
 
     # ---------------------------------------------------------------------------------------------
     @classmethod
@@ -176,11 +178,15 @@ class Policy:
             t = prof.mark(D2H, t)
             if queue is None:
                 action = self._ensemble.update(chunk)  # type: ignore[union-attr]
+                if self.post_steps:
+                    self.post_steps.apply(action)
                 t = prof.mark(ENSEMBLE, t)
                 prof.end(t0, t)
                 return action
             queue.push(chunk)
         action = queue.pop()
+        if self.post_steps:
+            self.post_steps.apply(action)
         t = prof.mark(ENSEMBLE, t)
         prof.end(t0, t)
         return action
@@ -188,7 +194,9 @@ class Policy:
     def predict_chunk(self, obs: Mapping[str, Any], batched: bool = False,
                       out: np.ndarray | None = None) -> np.ndarray:
         """Run the model once: (chunk, A), or (batch, chunk, A) with batched=True. Leaves the ensemble
-        and queue alone. Writes into `out` when given (no allocation), else returns a new array."""
+        and queue alone. Writes into `out` when given (no allocation), else returns a new array.
+        The manifest's post-steps (e.g. gripper snapping) are NOT applied to this raw chunk: they act
+        on executed actions (step()); `policy.post_steps.apply(arr)` applies them to any array."""
         prof = self._prof
         t0 = prof.start()
         batch = self._validator.validate(obs, batched=batched)
