@@ -40,7 +40,9 @@ def render(r: dict[str, Any]) -> str:
         lines.append(f"runtime      {pol['runtime']}")
     cpu = dev["cpu"]
     gpu = dev["gpu"]["name"] if dev.get("gpu") else "none"
-    lines.append(f"device       {cpu['model']} ({cpu['cores']} cores), GPU {gpu}")
+    load = dev.get("load_average_start")
+    lines.append(f"device       {cpu['model']} ({cpu['cores']} cores), GPU {gpu}"
+                 + (f"; load average {load[0]:.1f} at start, {dev['load_average_end'][0]:.1f} at end" if load else ""))
     if dev.get("jetson"):
         j = dev["jetson"]
         lines.append(f"jetson       {j['model']}, L4T {j['l4t']}, JetPack {j['jetpack']}, power mode "

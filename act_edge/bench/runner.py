@@ -14,6 +14,7 @@ Phases, in order, on one policy object:
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import resource
 import time
 from dataclasses import asdict, dataclass
@@ -57,7 +58,7 @@ def run(cfg: BenchConfig, progress: Progress = lambda phase, done, total: None) 
         "config": asdict(cfg),
         "synthetic": {"seed": cfg.seed, "pool": cfg.pool, "rng": "numpy.random.default_rng",
                       "images": "uniform uint8 1..255", "state": f"sampled from state_norm ({bundle.spec.state_norm.mode})"},
-        "device": device_info.collect(),
+        "device": {**device_info.collect(), "load_average_start": _loadavg()},
         "bundle": bundle_facts(bundle),
     }
     extras: dict[str, Any] = {}
@@ -75,6 +76,7 @@ def run(cfg: BenchConfig, progress: Progress = lambda phase, done, total: None) 
         result["compare"] = _compare(cfg, bundle, policy, pool, result["policy"], progress) if cfg.compare else None
     finally:
         policy_adapter.close(policy)
+    result["device"]["load_average_end"] = _loadavg()
     return result, extras
 
 
@@ -217,6 +219,14 @@ def _source_matches(bundle, ckpt: Path) -> bool | None:
         return None
     digest = sha256_file(ckpt)
     return digest in (want.values() if isinstance(want, dict) else [want])
+
+
+def _loadavg() -> list[float] | None:
+    """1/5/15-minute load averages: on a shared machine they say how much the figures can be trusted."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
 
 
 # --- memory --------------------------------------------------------------------------------------
