@@ -50,7 +50,9 @@ def load(bundle_dir: str, backend: str = "auto", precision: str | None = None, m
 
 def describe(policy: Any) -> dict[str, Any]:
     be = policy.backend
+    engine = getattr(be, "engine_path", None)  # TensorRT backend: the plan it loaded
     return {"backend": be.name, "device": be.device, "precision": be.precision,
+            "engine": str(engine) if engine else None,
             "mode": getattr(policy, "mode", None), "runtime": getattr(policy, "runtime", "act_edge.policy"),
             "skipped_backends": list(getattr(policy, "skipped_backends", []))}
 

@@ -50,7 +50,8 @@ def render(r: dict[str, Any]) -> str:
     lines.append("libraries    " + ", ".join(f"{k} {v}" for k, v in dev["libraries"].items()))
     art = b.get("artifact") or {}
     lines.append(f"bundle       manifest sha256 {b['manifest_sha256'][:12]}"
-                 + (f", {art['path']} sha256 {art['sha256'][:12]}" if art.get("path") else ""))
+                 + (f", runs {art['path']}" if art.get("path") else "")
+                 + (f" sha256 {art['sha256'][:12]}" if art.get("sha256") else ""))
     gpu_mem = (f"{st['gpu_memory_delta_mib']:+.0f} MiB GPU memory" if st["gpu_memory_delta_mib"] is not None
                else "GPU memory delta unavailable")
     lines.append(f"startup      load {st['load_ms']:.0f} ms + first action {st['first_action_ms']:.1f} ms = "

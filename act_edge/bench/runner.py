@@ -87,13 +87,17 @@ def bundle_facts(bundle) -> dict[str, Any]:
 
 
 def _artifact_used(bundle, pol: dict[str, Any]) -> dict[str, Any] | None:
-    """The ONNX artifact matching the backend's precision (engines: the manifest's engine list)."""
+    """What the backend runs: the ONNX artifact of its precision, the TensorRT plan, or the checkpoint."""
     if pol["backend"] == "tensorrt":
-        return {"kind": "tensorrt engine", "engines": [{"path": e["path"], "sha256": e["sha256"]}
-                                                        for e in bundle.engines]}
+        rel = Path(pol["engine"]).name if pol.get("engine") else None
+        hits = [e for e in bundle.engines if rel and Path(e["path"]).name == rel]
+        return {"kind": "tensorrt engine", "path": pol.get("engine"), "sha256": hits[0]["sha256"] if hits else None}
+    if pol["backend"] == "torch":
+        src = bundle.manifest.get("source", {})
+        return {"kind": "checkpoint (PyTorch)", "path": src.get("path"), "sha256": None}
     key = "onnx_fp16" if pol["precision"] == "fp16" else "onnx_fp32"
     entry = bundle.manifest.get("artifacts", {}).get(key)
-    return {"key": key, "path": entry["path"], "sha256": entry["sha256"]} if entry else None
+    return {"kind": key, "path": entry["path"], "sha256": entry["sha256"]} if entry else None
 
 
 # --- phases --------------------------------------------------------------------------------------
