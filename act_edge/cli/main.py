@@ -13,6 +13,7 @@ COMMANDS = {
     "export": "export_cmd",
     "inspect": "inspect_cmd",
     "build-engine": "build_engine_cmd",
+    "bench": "bench_cmd",
 }
 
 

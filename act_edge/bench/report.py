@@ -1,0 +1,88 @@
+"""The bench result as a readable table and as a JSON file (schema: docs/bench-schema.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..bundle import write_file_atomic
+
+# Top-level keys every result has (docs/bench-schema.md documents each field).
+REQUIRED = ("schema", "created", "act_edge_version", "config", "synthetic", "device", "bundle", "policy",
+            "startup", "latency", "throughput", "power", "control_loop", "compare")
+
+
+def write_json(path: str | Path, result: dict[str, Any]) -> None:
+    write_file_atomic(path, (json.dumps(result, indent=1, default=_plain) + "\n").encode())
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON-serializable: {type(obj).__name__}")
+
+
+def _ms(us: float) -> str:
+    ms = us / 1e3
+    return f"{ms:.3f}" if ms < 10 else f"{ms:.1f}" if ms < 1000 else f"{ms:.0f}"
+
+
+def render(r: dict[str, Any]) -> str:
+    dev, pol, st, b = r["device"], r["policy"], r["startup"], r["bundle"]
+    lines = [f"act-edge bench  {b['path']}  ({pol['backend']}, {pol['device']}, {pol['precision']}"
+             + (f"; {pol['mode']}" if pol.get("mode") else "") + ")"]
+    if "fallback" in str(pol.get("runtime")):
+        lines.append(f"runtime      {pol['runtime']}")
+    cpu = dev["cpu"]
+    gpu = dev["gpu"]["name"] if dev.get("gpu") else "none"
+    load = dev.get("load_average_start")
+    lines.append(f"device       {cpu['model']} ({cpu['cores']} cores), GPU {gpu}"
+                 + (f"; load average {load[0]:.1f} at start, {dev['load_average_end'][0]:.1f} at end" if load else ""))
+    if dev.get("jetson"):
+        j = dev["jetson"]
+        lines.append(f"jetson       {j['model']}, L4T {j['l4t']}, JetPack {j['jetpack']}, power mode "
+                     f"{j['power_mode']}, GPU {j['gpu_freq_mhz']} MHz")
+    lines.append("libraries    " + ", ".join(f"{k} {v}" for k, v in dev["libraries"].items()))
+    art = b.get("artifact") or {}
+    lines.append(f"bundle       manifest sha256 {b['manifest_sha256'][:12]}"
+                 + (f", runs {art['path']}" if art.get("path") else "")
+                 + (f" sha256 {art['sha256'][:12]}" if art.get("sha256") else ""))
+    gpu_mem = (f"{st['gpu_memory_delta_mib']:+.0f} MiB GPU memory" if st["gpu_memory_delta_mib"] is not None
+               else "GPU memory delta unavailable")
+    lines.append(f"startup      load {st['load_ms']:.0f} ms + first action {st['first_action_ms']:.1f} ms = "
+                 f"{st['load_to_first_action_ms']:.0f} ms; peak RSS {st['peak_rss_mib']:.0f} MiB; {gpu_mem}")
+    lat = r["latency"]
+    lines += ["", f"latency (ms; {lat['method']}; seed {r['synthetic']['seed']})",
+              f"  {'stage':<10}{'count':>7}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'mean':>10}{'std':>10}"]
+    for name, s in lat["stages"].items():
+        lines.append(f"  {name:<10}{s['count']:>7}" + "".join(f"{_ms(s[k + '_us']):>10}"
+                                                          for k in ("p50", "p90", "p99", "max", "mean", "std")))
+    th = r["throughput"]
+    lines += ["", f"throughput   batch {th['batch']}: {th['inferences_per_s']:.2f} inferences/s "
+                  f"({th['batches_per_s']:.2f} batches/s, p50 {th['batch_latency_p50_ms']:.1f} ms per batch)"]
+    pw = r["power"]
+    lines.append(f"power        {pw['mean_w']:.2f} W mean ({pw['rail']}), {pw['mj_per_inference']:.1f} mJ/inference"
+                 if pw.get("available") else f"power        {pw['reason']}")
+    c = r.get("compare")
+    if c:
+        lines.append(f"compare      PyTorch eager {c['torch_median_ms']:.1f} ms vs bundle {c['bundle_median_ms']:.1f} ms "
+                     f"(medians, {c['iters']} interleaved calls): {c['speedup']:.2f}x; max |action diff| "
+                     f"{c['max_abs_action_diff']:.2e} robot units ({c['max_abs_action_diff_normalized']:.2e} normalized)")
+    loop = r.get("control_loop")
+    if loop:
+        lines.append(f"control loop {loop['hz']:g} Hz for {loop['duration_s']:.1f} s: achieved {loop['achieved_hz']:.1f} Hz, "
+                     f"p99 |jitter| {loop['jitter_p99_abs_us']:.0f} us, step p99 {loop['step_p99_ms']:.2f} ms, "
+                     f"{loop['missed_deadlines']}/{loop['ticks_scheduled']} deadlines missed "
+                     f"({loop['overruns']} overruns, {loop['skipped_ticks']} skipped ticks)")
+        lines += ["", f"verdict      {loop['verdict']}"]
+    return "\n".join(lines)
+
+
+def check_schema(result: dict[str, Any]) -> list[str]:
+    """Names of required top-level fields missing from a result (empty list when complete)."""
+    return [k for k in REQUIRED if k not in result]
