@@ -220,6 +220,19 @@ class Policy:
         prof.end(t0, t)
         return out
 
+    def reset_profile(self) -> None:
+        """Forget the profiler's samples (e.g. between a warm-up phase and a measured one)."""
+        self._prof.reset()
+
+    def profile_samples(self) -> dict[str, np.ndarray]:
+        """Per-stage durations (us) of the steps in the profiler's window, oldest first; a stage
+        skipped in a step (chunk-queue steps run no model) is left out of that stage's array."""
+        if isinstance(self._prof, _NoProfiler):
+            return {}
+        data = self._prof.samples()
+        return {name: data[:, j] if name == "total" else data[:, j][data[:, j] > 0]
+                for j, name in enumerate(self._prof.stages)}
+
     # ---------------------------------------------------------------------------------------------
     def latency_report(self, table: bool = False) -> dict[str, Any] | str:
         """Per-stage p50/p90/p99/max/mean/std (us) and jitter over the profiler's window;

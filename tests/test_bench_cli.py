@@ -42,7 +42,7 @@ def test_schema_and_fields(bench_run):
     assert st["load_to_first_action_ms"] == pytest.approx(st["load_ms"] + st["first_action_ms"])
     assert st["peak_rss_mib"] > 0 and "gpu_memory_delta_mib" in st
     stages = r["latency"]["stages"]
-    assert {"validate", "stage", "infer", "ensemble", "total"} <= set(stages) <= set(STAGES)
+    assert {"validate", "stage_inputs", "infer", "ensemble", "total"} <= set(stages) <= set(STAGES)
     for s in stages.values():
         assert s["p50_us"] <= s["p90_us"] <= s["p99_us"] <= s["max_us"] and s["count"] > 0
     assert stages["total"]["count"] == 20

@@ -14,11 +14,13 @@ from act_edge.bench.report import check_schema, render
 
 
 class StubPolicy:
-    """step()/predict_chunk() busy-wait `delay` s and return zeros; profiler in the flat report shape."""
+    """step()/predict_chunk() busy-wait `delay` s (the loop logic under test needs a known step time);
+    its profiler report has Policy.latency_report()'s shape."""
 
     def __init__(self, spec, delay: float) -> None:
         self.spec, self.delay = spec, delay
         self.backend = SimpleNamespace(name="stub", device="cpu", precision="fp32")
+        self.mode, self.skipped_backends = "temporal_ensemble", []
         self.totals: list[float] = []
 
     def _wait(self) -> None:
@@ -30,7 +32,7 @@ class StubPolicy:
     def step(self, obs):
         assert obs["images"] and obs["state"].dtype == np.float32
         self._wait()
-        return np.zeros(self.spec.action_dim, np.float32)
+        return np.full(self.spec.action_dim, 0.25, np.float32)
 
     def predict_chunk(self, obs, batched=False):
         self._wait()
@@ -45,9 +47,15 @@ class StubPolicy:
 
     def latency_report(self):
         t = np.array(self.totals)
-        return {"total": {"p50_us": np.median(t), "p90_us": np.percentile(t, 90), "p99_us": np.percentile(t, 99),
-                          "max_us": t.max(), "mean_us": t.mean(), "std_us": t.std(), "count": t.size},
-                "jitter_us": float(t.std())}
+        return {"unit": "us", "stages": {"total": {
+            "p50": np.median(t), "p90": np.percentile(t, 90), "p99": np.percentile(t, 99), "max": t.max(),
+            "mean": t.mean(), "std": t.std(), "count": t.size}}, "jitter": {"std": float(t.std())}}
+
+    def close(self):
+        pass
+
+    def profile_samples(self):
+        return {"total": np.array(self.totals)}
 
 
 @pytest.mark.parametrize("delay, holds", [(0.002, True), (0.030, False)])

@@ -36,8 +36,6 @@ def render(r: dict[str, Any]) -> str:
     dev, pol, st, b = r["device"], r["policy"], r["startup"], r["bundle"]
     lines = [f"act-edge bench  {b['path']}  ({pol['backend']}, {pol['device']}, {pol['precision']}"
              + (f"; {pol['mode']}" if pol.get("mode") else "") + ")"]
-    if "fallback" in str(pol.get("runtime")):
-        lines.append(f"runtime      {pol['runtime']}")
     cpu = dev["cpu"]
     gpu = dev["gpu"]["name"] if dev.get("gpu") else "none"
     load = dev.get("load_average_start")

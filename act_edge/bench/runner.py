@@ -120,7 +120,7 @@ def _startup(cfg: BenchConfig, pool: list) -> tuple[Any, dict[str, Any]]:
 
 def _latency(cfg: BenchConfig, policy: Any, pool: list, progress: Progress):
     policy.reset()
-    reset_ok = policy_adapter.reset_profile(policy)
+    policy_adapter.reset_profile(policy)
     sampler = PowerSampler().start()
     t0 = time.perf_counter()
     for i in range(cfg.iters):
@@ -130,7 +130,7 @@ def _latency(cfg: BenchConfig, policy: Any, pool: list, progress: Progress):
     power = per_inference(sampler.stop(), cfg.iters, seconds)
     stages = policy_adapter.latency_report(policy)
     latency = {"method": f"{cfg.iters} back-to-back step() calls, batch 1", "unit": "us", "seconds": seconds,
-               "stages": stages, "profile_reset": reset_ok}
+               "stages": stages}
     return latency, power, policy_adapter.stage_samples(policy)
 
 
