@@ -316,22 +316,78 @@ def test_manifest_errors_match_python_bundle_reader(cpp, tmp_path: Path) -> None
         assert cpp.parse_manifest_error(json.dumps(manifest), str(b / "manifest.json")) == str(info.value)
 
 
-def test_profiler_matches_numpy(cpp) -> None:
-    rng = np.random.default_rng(0)
-    samples = {stage: rng.gamma(2.0, 50.0, 500) for stage in ("validate", "infer", "total")}
-    prof = cpp.Profiler(1000)
-    for stage, xs in samples.items():
-        for x in xs:
-            prof.record(stage, float(x))
-    report = json.loads(prof.report_json())
-    for stage, xs in samples.items():
-        r = report[stage]
-        assert r["count"] == len(xs)
-        for q in (50, 90, 99):
-            assert r[f"p{q}_us"] == pytest.approx(np.percentile(xs, q), rel=1e-12)
-        assert r["max_us"] == pytest.approx(xs.max())
-        assert r["mean_us"] == pytest.approx(xs.mean())
-        assert r["std_us"] == pytest.approx(xs.std())
-    total = samples["total"]
-    assert report["jitter_us"] == pytest.approx(np.percentile(np.abs(total - np.median(total)), 99))
-    assert "h2d" not in report
+def _replay_python_profiler(monkeypatch, durations_ns: np.ndarray, capacity: int):
+    """act_edge.profiler.StageProfiler fed `durations_ns` (steps, stages) through its public
+    start/mark/end, on a fake perf_counter_ns that advances by exactly each stage's duration
+    (0: the clock does not move, the stage reads as skipped)."""
+    from act_edge import profiler as pyprof
+
+    clock = [10**12]
+
+    def fake_ns() -> int:
+        return clock[0]
+
+    monkeypatch.setattr(pyprof.time, "perf_counter_ns", fake_ns)
+    prof = pyprof.StageProfiler(capacity)  # binds the clock at construction
+    total = len(pyprof.STAGES) - 1
+    for row in durations_ns:
+        t0 = prof.start()
+        t = t0
+        for stage in range(total):
+            clock[0] += int(row[stage])
+            t = prof.mark(stage, t)
+        prof.end(t0, t0 + int(row[total]))
+    return prof
+
+
+def _assert_reports_equal(got, want, where: str = "report") -> None:
+    """Same keys in the same order, same ints, floats within 1e-9 relative."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and list(got) == list(want), f"{where}: keys {list(got)} != {list(want)}"
+        for k in want:
+            _assert_reports_equal(got[k], want[k], f"{where}[{k!r}]")
+    elif isinstance(want, float):
+        assert isinstance(got, float), f"{where}: {got!r} is not a float"
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12), f"{where}: {got!r} != {want!r}"
+    else:
+        assert type(got) is type(want) and got == want, f"{where}: {got!r} != {want!r}"
+
+
+@pytest.mark.parametrize("steps,capacity", [(0, 16), (1, 16), (7, 16), (500, 1000), (1000, 300)])
+def test_profiler_report_matches_python(cpp, monkeypatch, steps: int, capacity: int) -> None:
+    """The C++ Profiler and act_edge.profiler.StageProfiler, fed the same per-step durations
+    (skipped stages as 0, a stage that never runs, a ring that wraps), report the same dict."""
+    from act_edge.profiler import STAGES
+
+    assert tuple(cpp.PROFILER_STAGES) == STAGES
+    rng = np.random.default_rng(steps)
+    ns = rng.integers(1, 3_000_000, (steps, len(STAGES)), dtype=np.int64)
+    ns[:, :-1] *= rng.random((steps, len(STAGES) - 1)) > 0.3  # ~30% of stage timings skipped
+    ns[:, STAGES.index("host_to_device")] = 0  # never runs: left out of both reports
+    ns[:, -1] += ns[:, :-1].sum(axis=1)  # total covers its stages, plus overhead
+
+    want = _replay_python_profiler(monkeypatch, ns, capacity).report()
+    prof = cpp.Profiler(capacity)
+    for i, row in enumerate(ns):
+        us = [int(x) / 1e3 for x in row]
+        if i % 2:
+            prof.record_step(us)
+        else:
+            prof.begin_step()
+            for name, x in zip(STAGES, us):
+                if x:
+                    prof.record(name, x)
+            prof.end_step()
+    assert (prof.steps, prof.window) == (steps, min(steps, capacity))
+    got = json.loads(prof.report_json())
+    assert "host_to_device" not in got["stages"]
+    assert ("jitter" in got) == (steps > 0)
+    _assert_reports_equal(got, want)
+
+
+def test_profiler_rejects_unknown_stage(cpp) -> None:
+    prof = cpp.Profiler(4)
+    with pytest.raises(ValueError, match="unknown stage h2d"):
+        prof.record("h2d", 1.0)
+    with pytest.raises(ValueError):
+        prof.record_step([1.0, 2.0])

@@ -189,13 +189,26 @@ PYBIND11_MODULE(act_edge_cpp, m) {
             }
         }, "The BundleError message parsing this manifest text gives, or None.");
 
+    py::tuple stages(kNumStages);
+    for (int s = 0; s < kNumStages; ++s) stages[s] = py::str(stage_name(static_cast<Stage>(s)));
+    m.attr("PROFILER_STAGES") = stages;
     py::class_<Profiler>(m, "Profiler")
         .def(py::init<std::size_t>(), py::arg("capacity") = 4096)
+        .def("begin_step", &Profiler::begin_step)
         .def("record", [](Profiler& p, const std::string& stage, double us) {
-                for (int s = 0; s < kNumStages; ++s)
-                    if (stage == stage_name(static_cast<Stage>(s))) return p.record(static_cast<Stage>(s), us);
+                if (auto s = stage_from_name(stage)) return p.record(*s, us);
                 throw py::value_error("unknown stage " + stage);
-            })
+            }, "Adds `us` microseconds to a stage of the current step.")
+        .def("end_step", &Profiler::end_step)
+        .def("record_step", [](Profiler& p, const std::vector<double>& us) {
+                if (us.size() != static_cast<std::size_t>(kNumStages))
+                    throw py::value_error("record_step: expected " + std::to_string(kNumStages) + " durations");
+                Profiler::Row row;
+                std::copy(us.begin(), us.end(), row.begin());
+                p.record_step(row);
+            }, "Stores one step's durations (us, PROFILER_STAGES order; 0 = skipped).")
+        .def_property_readonly("steps", &Profiler::steps)
+        .def_property_readonly("window", &Profiler::window)
         .def("report_json", [](const Profiler& p) { return p.report().to_json(); })
         .def("clear", &Profiler::clear);
 }

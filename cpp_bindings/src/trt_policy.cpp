@@ -394,7 +394,8 @@ struct TrtPolicy::Impl {
         }
     }
 
-    // validate -> stage -> h2d -> infer -> d2h; the chunk(s) land in output->host.
+    // validate -> stage_inputs -> host_to_device -> infer -> device_to_host, each recorded into the
+    // profiler's current step; the chunk(s) land in output->host.
     std::size_t run(const Observation& obs, bool batched) {
         const auto t0 = Profiler::Clock::now();
         validate_observation(schema, obs, batched, static_cast<std::int64_t>(max_batch));
@@ -402,7 +403,7 @@ struct TrtPolicy::Impl {
         const auto t1 = Profiler::Clock::now();
         profiler.record(Stage::Validate, t0, t1);
         stage(obs, batch);
-        profiler.record(Stage::Stage, t1, Profiler::Clock::now());
+        profiler.record(Stage::StageInputs, t1, Profiler::Clock::now());
 
         cudaStream_t s = stream.get();
         cuda_check(cudaEventRecord(ev_start.get(), s), "cudaEventRecord");
@@ -422,11 +423,11 @@ struct TrtPolicy::Impl {
         if (batch != 1 && graph_exec) set_batch(1);  // the graph was captured for batch 1
         float ms = 0;
         cudaEventElapsedTime(&ms, ev_start.get(), ev_h2d.get());
-        profiler.record(Stage::H2D, ms * 1e3);
+        profiler.record(Stage::HostToDevice, ms * 1e3);
         cudaEventElapsedTime(&ms, ev_h2d.get(), ev_infer.get());
         profiler.record(Stage::Infer, ms * 1e3);
         cudaEventElapsedTime(&ms, ev_infer.get(), ev_d2h.get());
-        profiler.record(Stage::D2H, ms * 1e3);
+        profiler.record(Stage::DeviceToHost, ms * 1e3);
         return batch;
     }
 };
@@ -443,6 +444,7 @@ void TrtPolicy::reset() noexcept {
 
 void TrtPolicy::step(const Observation& obs, float* action) {
     Impl& m = *impl_;
+    m.profiler.begin_step();  // a step that throws is never ended: the next begin_step() drops it
     const auto t0 = Profiler::Clock::now();
     if (m.ensemble) {
         m.run(obs, false);
@@ -451,6 +453,7 @@ void TrtPolicy::step(const Observation& obs, float* action) {
         const auto t2 = Profiler::Clock::now();
         m.profiler.record(Stage::Ensemble, t1, t2);
         m.profiler.record(Stage::Total, t0, t2);
+        m.profiler.end_step();
         return;
     }
     if (m.queue->empty()) {
@@ -465,11 +468,17 @@ void TrtPolicy::step(const Observation& obs, float* action) {
     const auto t2 = Profiler::Clock::now();
     m.profiler.record(Stage::Ensemble, t1, t2);
     m.profiler.record(Stage::Total, t0, t2);
+    m.profiler.end_step();
 }
 
 std::size_t TrtPolicy::predict_chunk(const Observation& obs, float* out, bool batched) {
+    // Profiled as a step without the ensemble stage, as the Python Policy does.
+    impl_->profiler.begin_step();
+    const auto t0 = Profiler::Clock::now();
     const std::size_t batch = impl_->run(obs, batched);
     std::memcpy(out, impl_->output->host.get(), batch * impl_->output->per_item_bytes);
+    impl_->profiler.record(Stage::Total, t0, Profiler::Clock::now());
+    impl_->profiler.end_step();
     return batch;
 }
 

@@ -38,12 +38,16 @@ TEST_CASE("hot paths do not allocate", "[alloc]") {
 
     const long before = g_allocations.load();
     for (int s = 0; s < 1000; ++s) {
-        act_edge::Profiler::Scope total(prof, act_edge::Stage::Total);
-        e.update(chunk.data(), out.data());
-        q.update(chunk.data(), 100, out.data());
-        prof.record(act_edge::Stage::Infer, 1.0);
-        REQUIRE_FALSE(act_edge::check_observation(schema, obs).has_value());
-        if (s == 500) e.reset();
+        prof.begin_step();
+        {
+            act_edge::Profiler::Scope total(prof, act_edge::Stage::Total);
+            e.update(chunk.data(), out.data());
+            q.update(chunk.data(), 100, out.data());
+            prof.record(act_edge::Stage::Infer, 1.0);
+            REQUIRE_FALSE(act_edge::check_observation(schema, obs).has_value());
+            if (s == 500) e.reset();
+        }
+        prof.end_step();
     }
     CHECK(g_allocations.load() == before);
 }

@@ -4,8 +4,9 @@
 // defined for consumers of the act_edge target then). The header itself has no CUDA/TensorRT
 // includes (pimpl), so it can be included anywhere.
 //
-// Per step:  validate -> stage (host pinned buffers) -> h2d -> infer (enqueueV3 or CUDA graph)
-//            -> d2h -> ensemble / chunk queue, each timed by the profiler.
+// Per step:  validate -> stage_inputs (host pinned buffers) -> host_to_device -> infer (enqueueV3
+//            or CUDA graph) -> device_to_host -> ensemble / chunk queue, each timed into one
+//            profiler step (total included; predict_chunk() records one too, without ensemble).
 // Everything (buffers, stream, events, ensemble ring) is allocated in the constructor; tensor
 // addresses are bound once.
 #pragma once
@@ -46,7 +47,7 @@ struct TrtPolicyOptions {
     int max_batch = 0;
     // Verify the engine file's sha256 against the manifest before deserializing it.
     bool verify_sha256 = true;
-    // Samples kept per profiler stage.
+    // Steps kept by the profiler's ring (its report's window).
     std::size_t profiler_capacity = 4096;
 };
 
