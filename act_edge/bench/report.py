@@ -56,9 +56,9 @@ def render(r: dict[str, Any]) -> str:
                  f"{st['load_to_first_action_ms']:.0f} ms; peak RSS {st['peak_rss_mib']:.0f} MiB; {gpu_mem}")
     lat = r["latency"]
     lines += ["", f"latency (ms; {lat['method']}; seed {r['synthetic']['seed']})",
-              f"  {'stage':<10}{'count':>7}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'mean':>10}{'std':>10}"]
+              f"  {'stage':<16}{'count':>7}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'mean':>10}{'std':>10}"]
     for name, s in lat["stages"].items():
-        lines.append(f"  {name:<10}{s['count']:>7}" + "".join(f"{_ms(s[k + '_us']):>10}"
+        lines.append(f"  {name:<16}{s['count']:>7}" + "".join(f"{_ms(s[k + '_us']):>10}"
                                                           for k in ("p50", "p90", "p99", "max", "mean", "std")))
     th = r["throughput"]
     lines += ["", f"throughput   batch {th['batch']}: {th['inferences_per_s']:.2f} inferences/s "
