@@ -34,6 +34,22 @@ class Renamed:
         self.dropped.append({"reason": reason, "keys": keys})
 
 
+
+CVAE_REASON = "CVAE encoder (training only; z = 0 at inference)"
+NUM_BATCHES_TRACKED = ("re:.*num_batches_tracked", "BatchNorm num_batches_tracked (counter, no effect in eval)")
+# DETR-derived names shared by the original ACT and BEHAVIOR il_lib (after their backbone prefix).
+DETR_RULES = [
+    ("input_proj_robot_state.", "state_proj."),
+    ("input_proj.", "img_proj."),
+    ("latent_out_proj.", "latent_token."),
+    ("additional_pos_embed.weight", "pos_1d"),
+    ("query_embed.weight", "query_pos"),
+    ("transformer.encoder.", "encoder."),
+    ("transformer.decoder.", "decoder."),
+    ("action_head.", "action_head."),
+]
+
+
 def rename(source: dict[str, torch.Tensor], rules: list[tuple[str, str]], drops: list[tuple[str, str]],
            origin: str) -> Renamed:
     """Map source keys to canonical names.

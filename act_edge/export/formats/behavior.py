@@ -21,8 +21,9 @@ from ...errors import CheckpointError
 from ...spec import ActSpec, CameraSpec, Normalization
 from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
 from ..safe_pickle import load_plain_pickle, load_torch_checkpoint, resolve_interpolations, to_plain
-from ._common import (camera_list, check_shapes, camera_sizes, file_hashes, fold_latent, keep_decoder_layers, read_architecture,
-                      rename, restore_names, to_float32)
+from ._common import (CVAE_REASON, DETR_RULES, NUM_BATCHES_TRACKED, camera_list, camera_sizes, check_shapes,
+                      file_hashes, fold_latent, keep_decoder_layers, read_architecture, rename, restore_names,
+                      to_float32)
 
 NAME = "behavior"
 DESCRIPTION = "BEHAVIOR-1K il_lib ACT Lightning checkpoint (*.pth with state_dict + hyper_parameters), RGB-D"
@@ -37,23 +38,9 @@ CROP, RESIZE_SHORT = 224, 256
 # does not list gripper_indices.
 R1PRO_ACTION_WIDTHS = {"base": 3, "torso": 4, "left_arm": 7, "left_gripper": 1, "right_arm": 7, "right_gripper": 1}
 
-CVAE = "CVAE encoder (training only; z = 0 at inference)"
-RULES = [
-    ("obs_backbone._resnet.", "backbone."),
-    ("input_proj_robot_state.", "state_proj."),
-    ("input_proj.", "img_proj."),
-    ("latent_out_proj.", "latent_token."),
-    ("additional_pos_embed.weight", "pos_1d"),
-    ("query_embed.weight", "query_pos"),
-    ("transformer.encoder.", "encoder."),
-    ("transformer.decoder.", "decoder."),
-    ("action_head.", "action_head."),
-]
-DROPS = [
-    ("re:.*num_batches_tracked", "BatchNorm num_batches_tracked (counter, no effect in eval)"),
-    ("encoder.", CVAE), ("cls_embed.", CVAE), ("encoder_action_proj.", CVAE), ("encoder_prop_proj.", CVAE),
-    ("latent_proj.", CVAE), ("pos_table", CVAE),
-]
+RULES = [("obs_backbone._resnet.", "backbone."), *DETR_RULES]
+DROPS = [NUM_BATCHES_TRACKED, *((p, CVAE_REASON) for p in ("encoder.", "cls_embed.", "encoder_action_proj.",
+                                                          "encoder_prop_proj.", "latent_proj.", "pos_table"))]
 
 
 def find_checkpoint(path: Path) -> Path | None:

@@ -18,7 +18,8 @@ import numpy as np
 from ...errors import CheckpointError
 from ...spec import BACKBONES, ActSpec, CameraSpec, Normalization
 from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
-from ._common import camera_list, check_shapes, file_hashes, fold_latent, read_architecture, rename, restore_names, to_float32
+from ._common import (CVAE_REASON, NUM_BATCHES_TRACKED, camera_list, check_shapes, file_hashes, fold_latent,
+                      read_architecture, rename, restore_names, to_float32)
 
 NAME = "lerobot"
 DESCRIPTION = "LeRobot ACT pretrained_model directory (config.json + model.safetensors [+ processor files])"
@@ -37,12 +38,11 @@ RULES = [
     ("decoder_pos_embed.weight", "query_pos"),
     ("action_head.", "action_head."),
 ]
+NORM_BUFFERS = "normalization buffers (read as stats into the graph's pre/post-processing)"
 DROPS = [
-    ("vae_encoder", "CVAE encoder (training only; z = 0 at inference)"),
-    ("normalize_inputs.", "normalization buffers (read as stats into the graph's pre/post-processing)"),
-    ("normalize_targets.", "normalization buffers (read as stats into the graph's pre/post-processing)"),
-    ("unnormalize_outputs.", "normalization buffers (read as stats into the graph's pre/post-processing)"),
-    ("re:.*num_batches_tracked", "BatchNorm num_batches_tracked (counter, no effect in eval)"),
+    ("vae_encoder", CVAE_REASON),
+    *((p, NORM_BUFFERS) for p in ("normalize_inputs.", "normalize_targets.", "unnormalize_outputs.")),
+    NUM_BATCHES_TRACKED,
 ]
 TYPES = ("VISUAL", "STATE", "ENV", "ACTION")
 

@@ -18,8 +18,9 @@ from ...errors import CheckpointError
 from ...spec import ActSpec, CameraSpec, Normalization
 from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
 from ..safe_pickle import load_plain_pickle, load_torch_checkpoint
-from ._common import (camera_list, check_shapes, camera_sizes, file_hashes, fold_latent, keep_decoder_layers, read_architecture,
-                      rename, restore_names, strip_prefix, to_float32)
+from ._common import (CVAE_REASON, DETR_RULES, NUM_BATCHES_TRACKED, camera_list, camera_sizes, check_shapes,
+                      file_hashes, fold_latent, keep_decoder_layers, read_architecture, rename, restore_names,
+                      strip_prefix, to_float32)
 
 NAME = "original"
 DESCRIPTION = "original ACT (tonyzhaozh/act): policy_*.ckpt state dict + dataset_stats.pkl"
@@ -30,27 +31,13 @@ DEFAULT_HEADS = 8
 STATS_FILE = "dataset_stats.pkl"
 MARKER = b"model.backbones.0.0.body."  # stored as plain text in the pickled key names
 
-RULES = [
-    ("backbones.0.0.body.", "backbone."),
-    ("input_proj_robot_state.", "state_proj."),
-    ("input_proj.", "img_proj."),
-    ("latent_out_proj.", "latent_token."),
-    ("additional_pos_embed.weight", "pos_1d"),
-    ("query_embed.weight", "query_pos"),
-    ("transformer.encoder.", "encoder."),
-    ("transformer.decoder.", "decoder."),
-    ("action_head.", "action_head."),
-]
+RULES = [("backbones.0.0.body.", "backbone."), *DETR_RULES]
 DROPS = [
     # `model.encoder` is the CVAE encoder in this family (the main one is `model.transformer.encoder`)
-    ("encoder.", "CVAE encoder (training only; z = 0 at inference)"),
-    ("cls_embed.", "CVAE encoder (training only; z = 0 at inference)"),
-    ("encoder_action_proj.", "CVAE encoder (training only; z = 0 at inference)"),
-    ("encoder_joint_proj.", "CVAE encoder (training only; z = 0 at inference)"),
-    ("latent_proj.", "CVAE encoder (training only; z = 0 at inference)"),
-    ("pos_table", "CVAE encoder (training only; z = 0 at inference)"),
+    *((p, CVAE_REASON) for p in ("encoder.", "cls_embed.", "encoder_action_proj.", "encoder_joint_proj.",
+                                 "latent_proj.", "pos_table")),
     ("is_pad_head.", "is_pad_head (training-only padding classifier, never used at inference)"),
-    ("re:.*num_batches_tracked", "BatchNorm num_batches_tracked (counter, no effect in eval)"),
+    NUM_BATCHES_TRACKED,
 ]
 
 
