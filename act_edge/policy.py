@@ -257,7 +257,8 @@ def _check_finite(actions: np.ndarray) -> None:
 
     Two reductions (max propagates nan, keeps +-inf) and no allocation; about 1 us for 100 x 14.
     """
-    if not (math.isfinite(_max(actions, axis=None)) and math.isfinite(_min(actions, axis=None))):
+    flat = actions.reshape(-1)  # a view; reducing a 2-D array over all axes copies it in numpy < 2.4
+    if not (math.isfinite(_max(flat)) and math.isfinite(_min(flat))):
         bad = np.argwhere(~np.isfinite(actions))[0]
         raise ActionError(f"model output: non-finite action {actions[tuple(bad)]} at {tuple(int(i) for i in bad)} "
                           "(the ensemble/queue was not updated); check the observation's scale and the bundle")
