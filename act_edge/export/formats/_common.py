@@ -4,6 +4,7 @@ from weight shapes, option parsing, and file hashes."""
 from __future__ import annotations
 
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -255,3 +256,15 @@ def camera_list(value: Any, default: list[str]) -> list[str]:
     if len(set(names)) != len(names):
         raise CheckpointError(f"--cameras {value!r}: camera names must be unique")
     return names
+
+
+def torch_zip_pickle(path: Path | None) -> bytes | None:
+    """The `data.pkl` bytes of a torch.save zip file (for cheap format detection), else None."""
+    if path is None or not path.is_file() or not zipfile.is_zipfile(path):
+        return None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            pkl = next((n for n in zf.namelist() if n.endswith("/data.pkl")), None)
+            return zf.read(pkl) if pkl else None
+    except (OSError, zipfile.BadZipFile):
+        return None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
 from ..safe_pickle import load_plain_pickle, load_torch_checkpoint, resolve_interpolations, to_plain
 from ._common import (CVAE_REASON, DETR_RULES, NUM_BATCHES_TRACKED, camera_list, camera_sizes, check_shapes,
                       file_hashes, fold_latent, keep_decoder_layers, read_architecture, rename, restore_names,
-                      to_float32)
+                      to_float32, torch_zip_pickle)
 
 NAME = "behavior"
 DESCRIPTION = "BEHAVIOR-1K il_lib ACT Lightning checkpoint (*.pth with state_dict + hyper_parameters), RGB-D"
@@ -58,15 +57,7 @@ def find_checkpoint(path: Path) -> Path | None:
 
 
 def detect(path: Path) -> bool:
-    ckpt = find_checkpoint(path)
-    if ckpt is None or not zipfile.is_zipfile(ckpt):
-        return False
-    try:
-        with zipfile.ZipFile(ckpt) as zf:
-            pkl = next((n for n in zf.namelist() if n.endswith("/data.pkl")), None)
-            data = zf.read(pkl) if pkl else b""
-    except (OSError, zipfile.BadZipFile):
-        return False
+    data = torch_zip_pickle(find_checkpoint(path)) or b""
     return b"hyper_parameters" in data and b"obs_backbone._resnet" in data
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from ...bundle import sha256_file
 from ...errors import CheckpointError
 from ...spec import ActSpec
 from ..checkpoint import LoadedCheckpoint, check_state_dict
+from ._common import torch_zip_pickle
 
 NAME = "act-edge"
 DESCRIPTION = "act-edge checkpoint (act-edge init, or re-saved by act-edge): spec + canonical weights"
@@ -23,18 +23,7 @@ VERSION = 1
 
 
 def detect(path: Path) -> bool:
-    if not path.is_file() or not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as zf:
-        return any(n.endswith("/data.pkl") for n in zf.namelist()) and _peek_magic(path)
-
-
-def _peek_magic(path: Path) -> bool:
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:
-        return False
-    return isinstance(obj, dict) and obj.get("format") == MAGIC
+    return MAGIC.encode() in (torch_zip_pickle(path) or b"")
 
 
 def save(path: str | os.PathLike, spec: ActSpec, state_dict: dict[str, torch.Tensor], runtime: dict[str, Any]) -> None:

@@ -8,7 +8,6 @@ Only decoder layer 0 and the final norm reach the output (the original returns h
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
 from ..safe_pickle import load_plain_pickle, load_torch_checkpoint
 from ._common import (CVAE_REASON, DETR_RULES, NUM_BATCHES_TRACKED, camera_list, camera_sizes, check_shapes,
                       file_hashes, fold_latent, keep_decoder_layers, read_architecture, rename, restore_names,
-                      strip_prefix, to_float32)
+                      strip_prefix, to_float32, torch_zip_pickle)
 
 NAME = "original"
 DESCRIPTION = "original ACT (tonyzhaozh/act): policy_*.ckpt state dict + dataset_stats.pkl"
@@ -55,15 +54,7 @@ def find_checkpoint(path: Path) -> Path | None:
 
 
 def detect(path: Path) -> bool:
-    ckpt = find_checkpoint(path)
-    if ckpt is None or not zipfile.is_zipfile(ckpt):
-        return False
-    try:
-        with zipfile.ZipFile(ckpt) as zf:
-            pkl = next((n for n in zf.namelist() if n.endswith("/data.pkl")), None)
-            return pkl is not None and MARKER in zf.read(pkl)
-    except (OSError, zipfile.BadZipFile):
-        return False
+    return MARKER in (torch_zip_pickle(find_checkpoint(path)) or b"")
 
 
 def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: Any = None, heads: int | None = None,
