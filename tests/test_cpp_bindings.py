@@ -1,5 +1,6 @@
 """C++ runtime (cpp_bindings/): builds it with CMake, runs its ctest suite, and proves parity with
-the Python semantics: temporal ensemble, chunk queue, observation validation, sha256, profiler.
+the Python semantics: temporal ensemble, chunk queue, observation validation, sha256, profiler,
+manifest post-steps (gripper snapping) and the model-output finite check.
 
 Parity is checked against a float64 reference written here from the spec (always), and against
 the project's Python classes (act_edge.ensemble / act_edge.observation) where they exist.
@@ -391,3 +392,166 @@ def test_profiler_rejects_unknown_stage(cpp) -> None:
         prof.record("h2d", 1.0)
     with pytest.raises(ValueError):
         prof.record_step([1.0, 2.0])
+
+
+# --- post-steps (runtime.post_steps) -----------------------------------------------------------
+
+SNAP = {"op": "snap_gripper", "indices": [6, 13], "threshold": [0.1, -0.25], "low": [-0.3, 0.0],
+        "high": [1.2, 0.04], "normalized": {"threshold": 0.0, "values": [-1.0, 1.0]}}
+
+
+def _snap(**edit) -> dict:
+    return {**SNAP, **edit}
+
+
+@pytest.mark.parametrize("shape", [(14,), (50, 14), (3, 10, 14)])
+@pytest.mark.parametrize("steps", [[SNAP], [SNAP, _snap(indices=[0], threshold=[0.0], low=[-1], high=[1])],
+                                   [_snap(indices=[6.0, 2], threshold=[1, 0.5])], [], None])
+def test_post_steps_apply_matches_python(cpp, shape, steps) -> None:
+    from act_edge.post_steps import PostSteps
+
+    rng = np.random.default_rng(len(shape) * 7 + len(steps or []))
+    acts = rng.standard_normal((200, *shape)).astype(np.float32)
+    # At the threshold (ties go to low) and one float32 step either side of it.
+    flat = acts.reshape(-1, 14)
+    for row, dim, thr in ((0, 6, 0.1), (1, 6, 0.1), (2, 6, 0.1), (3, 13, -0.25), (4, 2, 0.5)):
+        t = np.float32(thr)
+        flat[row, dim] = (t, np.nextafter(t, np.float32(1)), np.nextafter(t, np.float32(-1)))[row % 3]
+    py, cc = PostSteps(steps, 14), cpp.PostSteps(steps, 14)
+    assert bool(py) == bool(cc)
+    for a in acts:
+        want, got = py.apply(a.copy()), cc.apply(a.copy())
+        np.testing.assert_array_equal(got, want)
+        if steps:
+            assert not np.array_equal(want, a)  # something was snapped
+    a = acts[0].copy()
+    assert cc.apply(a) is a  # in place
+
+
+BAD_POST_STEPS = [
+    [{"op": "clip"}],
+    [{"op": "Snap_Gripper"}],
+    [{"indices": [1]}],
+    [{"op": None}],
+    [{"op": 3}],
+    [{"op": 2.5}],
+    [{"op": ["snap_gripper"]}],
+    [{"op": "it's"}],
+    ["snap_gripper"],
+    [7],
+    [SNAP, {"op": "clip"}],
+    [{"op": "snap_gripper"}],
+    [_snap(threshold=None)],
+    [_snap(low=3)],
+    [_snap(high=1.5)],
+    [_snap(indices=True)],
+    [{k: v for k, v in SNAP.items() if k != "high"}],
+    [{k: v for k, v in SNAP.items() if k != "indices"}],
+    [_snap(indices=[6])],
+    [_snap(low=[0.0, 1.0, 2.0])],
+    [_snap(indices=[6, 14])],
+    [_snap(indices=[-1, 13])],
+    [_snap(indices=[14.5, 13])],
+    [_snap(indices=[6, 1e20])],
+    [SNAP, _snap(indices=[99, 1])],
+]
+
+
+@pytest.mark.parametrize("steps", BAD_POST_STEPS)
+def test_post_steps_errors_match_python(cpp, steps) -> None:
+    from act_edge.errors import BundleError
+    from act_edge.post_steps import PostSteps
+
+    with pytest.raises(BundleError) as want:
+        PostSteps(steps, 14)
+    with pytest.raises(cpp.BundleError) as got:
+        cpp.PostSteps(steps, 14)
+    assert str(got.value) == str(want.value)
+    assert "\n" not in str(got.value)
+
+
+def test_post_steps_keyerror_message_prefix(cpp) -> None:
+    """The message Python builds from the KeyError: at least up to the parenthesis (in fact all of it)."""
+    from act_edge.errors import BundleError
+    from act_edge.post_steps import PostSteps
+
+    steps = [{"op": "snap_gripper", "indices": [1]}]
+    with pytest.raises(BundleError) as want:
+        PostSteps(steps, 14)
+    with pytest.raises(cpp.BundleError) as got:
+        cpp.PostSteps(steps, 14)
+    prefix = "manifest runtime.post_steps[0]: snap_gripper needs indices, threshold, low, high ("
+    assert str(want.value).startswith(prefix) and str(got.value).startswith(prefix)
+    assert str(got.value) == str(want.value)
+
+
+def test_post_steps_refused_when_the_manifest_is_read(cpp) -> None:
+    from act_edge.errors import BundleError
+    from act_edge.post_steps import PostSteps
+
+    manifest = {
+        "format": "act-edge-bundle", "schema_version": 1,
+        "spec": {"cameras": [{"name": "top", "height": 4, "width": 6}], "state_dim": 14, "action_dim": 14,
+                 "chunk_size": 3},
+        "io": {"inputs": [{"name": "state", "dtype": "float32", "shape": ["batch", 14]}],
+               "outputs": [{"name": "actions", "dtype": "float32", "shape": ["batch", 3, 14]}]},
+        "runtime": {"temporal_ensemble_coeff": None, "n_action_steps": 3, "post_steps": [SNAP]},
+    }
+    assert cpp.parse_manifest_error(json.dumps(manifest), "m.json") is None
+    for bad in ([{"op": "clip"}], [_snap(indices=[6, 14])]):
+        manifest["runtime"]["post_steps"] = bad
+        with pytest.raises(BundleError) as want:
+            PostSteps(bad, 14)
+        assert cpp.parse_manifest_error(json.dumps(manifest), "m.json") == str(want.value)
+
+
+def test_post_steps_apply_refuses_a_copy(cpp) -> None:
+    cc = cpp.PostSteps([SNAP], 14)
+    with pytest.raises(TypeError):
+        cc.apply(np.zeros(14))  # float64: a converted copy would be snapped, not the caller's array
+    with pytest.raises(ValueError):
+        cc.apply(np.zeros(13, np.float32))
+
+
+# --- model-output finite check (TrtPolicy's, as act_edge.policy._check_finite) -------------------
+
+def _finite_cases():
+    rng = np.random.default_rng(5)
+    cases = []
+    for shape in ((100, 14), (7, 3), (4, 10, 14), (1, 100, 14)):
+        for bad in (np.nan, np.inf, -np.inf):
+            a = rng.standard_normal(shape).astype(np.float32)
+            idx = tuple(int(rng.integers(0, d)) for d in shape)
+            a[idx] = bad
+            cases.append(a)
+        b = a.copy()  # two bad values: the first in C order is named
+        b.reshape(-1)[-1] = np.nan
+        b.reshape(-1)[b.size // 2] = -np.inf
+        cases.append(b)
+    c = np.zeros((5, 3), np.float32)
+    c[4, 1] = -np.float32(np.nan)
+    cases.append(c)
+    return cases
+
+
+@pytest.mark.parametrize("actions", _finite_cases(), ids=lambda a: f"{a.shape}")
+def test_non_finite_message_matches_python(cpp, actions: np.ndarray) -> None:
+    from act_edge.errors import ActionError
+    from act_edge.policy import _check_finite
+
+    with pytest.raises(ActionError) as want:
+        _check_finite(actions)
+    assert cpp.find_non_finite(actions) == str(want.value)
+    with pytest.raises(cpp.ActionError, match="^model output: non-finite action"):
+        cpp.check_finite(actions)
+
+
+def test_finite_chunks_pass_both(cpp) -> None:
+    from act_edge.policy import _check_finite
+
+    big = np.finfo(np.float32).max
+    for a in (np.zeros((100, 14), np.float32), np.full((2, 3, 4), big, np.float32),
+              np.array([[-big, np.finfo(np.float32).tiny, 1e-45]], np.float32)):
+        _check_finite(a)
+        assert cpp.find_non_finite(a) is None
+        cpp.check_finite(a)

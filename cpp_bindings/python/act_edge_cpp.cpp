@@ -11,8 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "act_edge/action_check.hpp"
 #include "act_edge/manifest.hpp"
 #include "act_edge/observation.hpp"
+#include "act_edge/post_steps.hpp"
 #include "act_edge/profiler.hpp"
 #include "act_edge/sha256.hpp"
 #include "act_edge/temporal_ensemble.hpp"
@@ -96,9 +98,43 @@ std::optional<std::string> check(const py::object& io_inputs, const py::object& 
 }  // namespace
 
 PYBIND11_MODULE(act_edge_cpp, m) {
-    m.doc() = "C++ act_edge runtime pieces (ensemble, chunk queue, validation, sha256, profiler) for parity tests";
+    m.doc() = "C++ act_edge runtime pieces (ensemble, chunk queue, validation, sha256, profiler, post-steps, "
+              "finite check) for parity tests";
     static py::exception<ObservationError> obs_error(m, "ObservationError", PyExc_ValueError);
     py::register_exception<BundleError>(m, "BundleError", PyExc_RuntimeError);
+    py::register_exception<ActionError>(m, "ActionError", PyExc_RuntimeError);
+
+    py::class_<PostSteps>(m, "PostSteps")
+        .def(py::init([](const py::object& steps, std::size_t action_dim) {
+                 // steps: the manifest's runtime.post_steps as a Python value (None/list) or JSON text.
+                 const std::string text = py::isinstance<py::str>(steps)
+                     ? steps.cast<std::string>()
+                     : py::str(py::module_::import("json").attr("dumps")(steps)).cast<std::string>();
+                 return PostSteps(text, action_dim);
+             }), py::arg("steps"), py::arg("action_dim"))
+        .def("__bool__", [](const PostSteps& p) { return bool(p); })
+        .def_property_readonly("action_dim", &PostSteps::action_dim)
+        .def_property_readonly("snaps", [](const PostSteps& p) {
+                std::vector<py::tuple> out;
+                for (const auto& s : p.snaps()) out.push_back(py::make_tuple(s.index, s.threshold, s.low, s.high));
+                return out;
+            }, "(index, threshold, low, high) per snapped dimension, float32 values")
+        .def("apply", [](const PostSteps& p, py::array_t<float, py::array::c_style> actions) {
+                // In place on a C-contiguous float32 (..., action_dim) array, like the Python apply().
+                if (actions.ndim() < 1 || static_cast<std::size_t>(actions.shape(actions.ndim() - 1)) != p.action_dim())
+                    throw py::value_error("actions: expected shape (..., " + std::to_string(p.action_dim()) + ")");
+                p.apply(actions.mutable_data(), static_cast<std::size_t>(actions.size()) / p.action_dim());
+                return actions;
+            }, py::arg("actions").noconvert());
+
+    m.def("find_non_finite", [](const F32& a) {
+            std::vector<std::int64_t> shape(a.shape(), a.shape() + a.ndim());
+            return find_non_finite(a.data(), shape.data(), static_cast<int>(shape.size()));
+        }, py::arg("actions"), "The ActionError message for the first nan/inf of `actions`, or None.");
+    m.def("check_finite", [](const F32& a) {
+            std::vector<std::int64_t> shape(a.shape(), a.shape() + a.ndim());
+            check_finite(a.data(), shape.data(), static_cast<int>(shape.size()));
+        }, py::arg("actions"), "Raises ActionError as TrtPolicy does for a chunk with nan/inf.");
 
     py::class_<TemporalEnsemble>(m, "TemporalEnsemble")
         .def(py::init<std::size_t, std::size_t, double>(), py::arg("chunk_size"), py::arg("action_dim"), py::arg("coeff"))

@@ -42,6 +42,8 @@ act_edge_status from_exception() noexcept {
         return fail(ACT_EDGE_ERR_BUNDLE, e.what());
     } catch (const act_edge::BackendUnavailable& e) {
         return fail(ACT_EDGE_ERR_UNAVAILABLE, e.what());
+    } catch (const act_edge::ActionError& e) {
+        return fail(ACT_EDGE_ERR_ACTION, e.what());
     } catch (const std::invalid_argument& e) {
         return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, e.what());
     } catch (const std::bad_alloc&) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "act_edge/sha256.hpp"
+#include "post_steps_json.hpp"
 
 namespace act_edge {
 namespace {
@@ -173,6 +174,9 @@ Manifest parse_manifest(std::string_view json_text, const std::string& origin) {
             m.runtime.temporal_ensemble_coeff = rt["temporal_ensemble_coeff"].get<double>();
         }
         m.runtime.n_action_steps = r.integer(rt, "n_action_steps", "runtime", false, 0);
+        // Refused here, at load, with the Python Policy's text (no file prefix: it names the field).
+        if (rt.contains("post_steps"))
+            m.runtime.post_steps = detail::parse_post_steps(rt["post_steps"], static_cast<std::size_t>(m.spec.action_dim));
     }
 
     if (j.contains("engines")) {

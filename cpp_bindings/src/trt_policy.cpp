@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "act_edge/action_check.hpp"
 #include "act_edge/temporal_ensemble.hpp"
 
 namespace act_edge {
@@ -446,10 +447,15 @@ void TrtPolicy::step(const Observation& obs, float* action) {
     Impl& m = *impl_;
     m.profiler.begin_step();  // a step that throws is never ended: the next begin_step() drops it
     const auto t0 = Profiler::Clock::now();
+    const std::int64_t chunk_shape[2] = {static_cast<std::int64_t>(m.chunk), static_cast<std::int64_t>(m.adim)};
+    const PostSteps& post = m.manifest.runtime.post_steps;
     if (m.ensemble) {
         m.run(obs, false);
+        const auto* out = static_cast<const float*>(m.output->host.get());
+        check_finite(out, chunk_shape, 2);  // ActionError before the ensemble sees the chunk
         const auto t1 = Profiler::Clock::now();
-        m.ensemble->update(static_cast<const float*>(m.output->host.get()), action);
+        m.ensemble->update(out, action);
+        post.apply(action, 1);  // on the emitted action, never on the ensemble's state
         const auto t2 = Profiler::Clock::now();
         m.profiler.record(Stage::Ensemble, t1, t2);
         m.profiler.record(Stage::Total, t0, t2);
@@ -458,13 +464,16 @@ void TrtPolicy::step(const Observation& obs, float* action) {
     }
     if (m.queue->empty()) {
         m.run(obs, false);
-        m.queue->push(static_cast<const float*>(m.output->host.get()), m.chunk);
+        const auto* out = static_cast<const float*>(m.output->host.get());
+        check_finite(out, chunk_shape, 2);  // ActionError before the queue sees the chunk
+        m.queue->push(out, m.chunk);
     } else {
         validate_observation(m.schema, obs, false);  // every step, as the Python Policy does
         m.profiler.record(Stage::Validate, t0, Profiler::Clock::now());
     }
     const auto t1 = Profiler::Clock::now();
     m.queue->pop(action);
+    post.apply(action, 1);
     const auto t2 = Profiler::Clock::now();
     m.profiler.record(Stage::Ensemble, t1, t2);
     m.profiler.record(Stage::Total, t0, t2);
@@ -476,6 +485,11 @@ std::size_t TrtPolicy::predict_chunk(const Observation& obs, float* out, bool ba
     impl_->profiler.begin_step();
     const auto t0 = Profiler::Clock::now();
     const std::size_t batch = impl_->run(obs, batched);
+    // (batch, chunk, A) whether batched or not, as Python checks the backend's download; `out` is
+    // left alone on ActionError. Post-steps are not applied: they act on executed actions (step()).
+    const std::int64_t shape[3] = {static_cast<std::int64_t>(batch), static_cast<std::int64_t>(impl_->chunk),
+                                   static_cast<std::int64_t>(impl_->adim)};
+    check_finite(static_cast<const float*>(impl_->output->host.get()), shape, 3);
     std::memcpy(out, impl_->output->host.get(), batch * impl_->output->per_item_bytes);
     impl_->profiler.record(Stage::Total, t0, Profiler::Clock::now());
     impl_->profiler.end_step();
@@ -486,6 +500,7 @@ std::size_t TrtPolicy::action_dim() const noexcept { return impl_->adim; }
 std::size_t TrtPolicy::chunk_size() const noexcept { return impl_->chunk; }
 std::size_t TrtPolicy::max_batch() const noexcept { return impl_->max_batch; }
 const Manifest& TrtPolicy::manifest() const noexcept { return impl_->manifest; }
+const PostSteps& TrtPolicy::post_steps() const noexcept { return impl_->manifest.runtime.post_steps; }
 const ObservationSchema& TrtPolicy::schema() const noexcept { return impl_->schema; }
 Profiler& TrtPolicy::profiler() noexcept { return impl_->profiler; }
 

@@ -1,5 +1,5 @@
 // The control-loop paths allocate nothing: ensemble/queue update, profiler record, validation of a
-// valid observation. Counted by replacing the global operator new in this test binary.
+// valid observation, the finite check of a finite chunk, post-steps. Counted by replacing the global operator new in this test binary.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -7,7 +7,9 @@
 #include <new>
 #include <vector>
 
+#include "act_edge/action_check.hpp"
 #include "act_edge/observation.hpp"
+#include "act_edge/post_steps.hpp"
 #include "act_edge/profiler.hpp"
 #include "act_edge/temporal_ensemble.hpp"
 
@@ -35,13 +37,18 @@ TEST_CASE("hot paths do not allocate", "[alloc]") {
     obs.fields.reserve(4);
     obs.add_cameras("images").cameras.emplace_back("top", act_edge::ArrayView("uint8", {4, 6, 3}));
     obs.add_array("state", act_edge::ArrayView("float32", {14}, chunk.data()));
+    act_edge::PostSteps post(R"([{"op": "snap_gripper", "indices": [6, 13], "threshold": [0.5, 0.5],
+                                  "low": [0, 0], "high": [1, 1]}])", 14);
+    const std::int64_t chunk_shape[2] = {100, 14};
 
     const long before = g_allocations.load();
     for (int s = 0; s < 1000; ++s) {
         prof.begin_step();
         {
             act_edge::Profiler::Scope total(prof, act_edge::Stage::Total);
+            REQUIRE_FALSE(act_edge::find_non_finite(chunk.data(), chunk_shape, 2).has_value());
             e.update(chunk.data(), out.data());
+            post.apply(out.data(), 1);
             q.update(chunk.data(), 100, out.data());
             prof.record(act_edge::Stage::Infer, 1.0);
             REQUIRE_FALSE(act_edge::check_observation(schema, obs).has_value());

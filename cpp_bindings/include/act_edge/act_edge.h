@@ -18,7 +18,8 @@ typedef enum act_edge_status {
     ACT_EDGE_ERR_BUNDLE = 3,           /* manifest/engine file missing, corrupt, unsupported */
     ACT_EDGE_ERR_UNAVAILABLE = 4,      /* built without TensorRT, or the engine does not fit this machine */
     ACT_EDGE_ERR_RUNTIME = 5,          /* CUDA / TensorRT failure */
-    ACT_EDGE_ERR_INTERNAL = 6          /* anything else (out of memory, ...) */
+    ACT_EDGE_ERR_INTERNAL = 6,         /* anything else (out of memory, ...) */
+    ACT_EDGE_ERR_ACTION = 7            /* the model gave nan/inf; ensemble/queue not updated, output not written */
 } act_edge_status;
 
 /* Message of the last failure on this thread ("" if none); valid until the next act_edge call on it. */
@@ -83,9 +84,12 @@ typedef struct act_edge_policy act_edge_policy;
 act_edge_policy* act_edge_policy_create(const char* bundle_dir, const act_edge_options* opts);
 void act_edge_policy_destroy(act_edge_policy* p);
 act_edge_status act_edge_policy_reset(act_edge_policy* p);
+/* action: this step's action, after the manifest's runtime.post_steps (gripper snapping).
+ * ACT_EDGE_ERR_ACTION: the model's chunk had nan/inf (act_edge_last_error names the value and index). */
 act_edge_status act_edge_policy_step(act_edge_policy* p, const act_edge_tensor* obs, size_t n_tensors,
                                      float* action, size_t action_len);
-/* out: (batch, chunk, action_dim) floats; *batch_out (may be NULL) receives the batch. */
+/* out: (batch, chunk, action_dim) floats, raw (no post-steps); *batch_out (may be NULL) receives the
+ * batch. ACT_EDGE_ERR_ACTION as for act_edge_policy_step. */
 act_edge_status act_edge_policy_predict_chunk(act_edge_policy* p, const act_edge_tensor* obs, size_t n_tensors,
                                               int batched, float* out, size_t out_len, size_t* batch_out);
 size_t act_edge_policy_action_dim(const act_edge_policy* p);

@@ -25,4 +25,11 @@ public:
     using std::invalid_argument::invalid_argument;
 };
 
+// The model produced unusable actions (nan/inf); nothing was passed on and the ensemble / chunk
+// queue was not updated (act_edge/errors.py ActionError).
+class ActionError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 }  // namespace act_edge

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "act_edge/errors.hpp"
+#include "act_edge/post_steps.hpp"
 
 namespace act_edge {
 
@@ -42,6 +43,7 @@ struct SpecInfo {
 struct RuntimeDefaults {
     std::optional<double> temporal_ensemble_coeff;  // nullopt: chunk queue
     std::int64_t n_action_steps = 0;                // 0: not given (use chunk_size)
+    PostSteps post_steps;                           // runtime.post_steps, checked; empty: none
 };
 
 // What an engine was built for; it runs only where all of it matches.

@@ -7,6 +7,8 @@
 // Per step:  validate -> stage_inputs (host pinned buffers) -> host_to_device -> infer (enqueueV3
 //            or CUDA graph) -> device_to_host -> ensemble / chunk queue, each timed into one
 //            profiler step (total included; predict_chunk() records one too, without ensemble).
+//            A chunk with nan/inf is refused (ActionError) before the ensemble / queue sees it; the
+//            manifest's runtime.post_steps (gripper snapping) are applied to the action step() emits.
 // Everything (buffers, stream, events, ensemble ring) is allocated in the constructor; tensor
 // addresses are bound once.
 #pragma once
@@ -65,17 +67,23 @@ public:
 
     // Start a new episode: clears the ensemble / chunk queue.
     void reset() noexcept;
-    // One control step from a single observation: writes action_dim floats to `action`.
-    // Throws ObservationError (nothing staged, ensemble untouched) or std::runtime_error (CUDA/TRT).
+    // One control step from a single observation: writes action_dim floats to `action`, after the
+    // manifest's post-steps. Throws ObservationError (nothing staged, ensemble untouched),
+    // ActionError (the model gave nan/inf; ensemble / queue untouched, `action` not written) or
+    // std::runtime_error (CUDA/TRT).
     void step(const Observation& obs, float* action);
     // The raw chunk(s) for an observation: writes (batch, chunk_size, action_dim) floats to `out`
-    // (batch = 1 unless `batched`); returns the batch. Does not touch the ensemble / queue.
+    // (batch = 1 unless `batched`); returns the batch. Does not touch the ensemble / queue; the
+    // post-steps are NOT applied (post_steps().apply(out, batch * chunk_size) does). Throws
+    // ActionError (`out` not written) for nan/inf, as step() does.
     std::size_t predict_chunk(const Observation& obs, float* out, bool batched = false);
 
     std::size_t action_dim() const noexcept;
     std::size_t chunk_size() const noexcept;
     std::size_t max_batch() const noexcept;
     const Manifest& manifest() const noexcept;
+    // The manifest's runtime.post_steps, as step() applies them.
+    const PostSteps& post_steps() const noexcept;
     const ObservationSchema& schema() const noexcept;
     Profiler& profiler() noexcept;
     // "TensorRT 10.3.0 on Orin (sm_87), fp16, CUDA graph"
