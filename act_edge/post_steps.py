@@ -5,6 +5,7 @@ Only `snap_gripper` exists (docs/bundle-format.md); an unknown op is refused at 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ import numpy as np
 from .errors import BundleError
 
 KNOWN_OPS = ("snap_gripper",)
+SNAP_KEYS = ("indices", "threshold", "low", "high")
 
 
 class PostSteps:
@@ -19,22 +21,29 @@ class PostSteps:
 
     def __init__(self, steps: list[dict[str, Any]] | None, action_dim: int) -> None:
         self._snaps: list[tuple[int, float, float, float]] = []  # (index, threshold, low, high)
-        for n, step in enumerate(steps or []):
+        if steps is None:
+            return
+        if not isinstance(steps, list):
+            raise BundleError(f"manifest runtime.post_steps: expected a list of steps, got {_dump(steps)}")
+        for n, step in enumerate(steps):
             where = f"manifest runtime.post_steps[{n}]"
             op = step.get("op") if isinstance(step, dict) else None
             if op not in KNOWN_OPS:
                 raise BundleError(f"{where}: unknown op {op!r} (this runtime knows {list(KNOWN_OPS)}); "
                                   "upgrade act-edge rather than run the policy without it")
-            try:
-                idx, thr, low, high = (list(step[k]) for k in ("indices", "threshold", "low", "high"))
-            except (KeyError, TypeError) as exc:
-                raise BundleError(f"{where}: snap_gripper needs indices, threshold, low, high ({exc})") from None
+            lists = [_list_field(step, key, where) for key in SNAP_KEYS]
+            idx, thr, low, high = lists
             if not len(idx) == len(thr) == len(low) == len(high):
                 raise BundleError(f"{where}: indices/threshold/low/high have different lengths")
-            for i, t, lo, hi in zip(idx, thr, low, high):
+            for k, i in enumerate(idx):
+                if not _is_number(i):
+                    raise BundleError(f"{where}: index {i!r} is not an integer")
                 if not 0 <= int(i) < action_dim:
-                    raise BundleError(f"{where}: index {i} is outside the action's 0..{action_dim - 1}")
-                self._snaps.append((int(i), float(t), float(lo), float(hi)))
+                    raise BundleError(f"{where}: index {i!r} is outside the action's 0..{action_dim - 1}")
+                for key, values in zip(SNAP_KEYS[1:], lists[1:]):
+                    if not _is_number(values[k]):
+                        raise BundleError(f"{where}: {key}[{k}] {values[k]!r} is not a number")
+                self._snaps.append((int(i), float(thr[k]), float(low[k]), float(high[k])))
 
     def __bool__(self) -> bool:
         return bool(self._snaps)
@@ -49,3 +58,24 @@ class PostSteps:
                 col = actions[..., i]
                 np.copyto(col, np.where(col > t, hi, lo))
         return actions
+
+
+def _list_field(step: dict[str, Any], key: str, where: str) -> list[Any]:
+    prefix = f"{where}: snap_gripper needs indices, threshold, low, high ("
+    if key not in step:
+        raise BundleError(f"{prefix}{key!r})")
+    value = step[key]
+    if value is None or isinstance(value, (bool, int, float)):
+        raise BundleError(f"{prefix}'{type(value).__name__}' object is not iterable)")
+    if not isinstance(value, list):
+        raise BundleError(f"{prefix}{key}: expected a list, got {_dump(value)})")
+    return value
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _dump(value: Any) -> str:
+    """Compact JSON, as the C++ runtime prints it."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

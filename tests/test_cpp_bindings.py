@@ -454,6 +454,12 @@ BAD_POST_STEPS = [
     [_snap(indices=[14.5, 13])],
     [_snap(indices=[6, 1e20])],
     [SNAP, _snap(indices=[99, 1])],
+    # shapes Python used to iterate blindly; both runtimes now refuse them with the same line
+    {"op": "snap_gripper"},
+    [_snap(indices="14")],
+    [_snap(threshold={"a": 1})],
+    [_snap(indices=["1"])],
+    [_snap(low=[0.0, "x"])],
 ]
 
 
