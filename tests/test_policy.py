@@ -266,19 +266,9 @@ def test_auto_falls_through_the_real_tensorrt_backend_when_it_cannot_run(bundle:
     assert any("tensorrt" in s.lower() and "not importable" in s for s in p.skipped_backends), p.skipped_backends
 
 
-def _exporter_available() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("act_edge.export.pipeline") is not None
-    except ImportError:
-        return False
-
-
-@pytest.mark.skipif(not _exporter_available(), reason="act_edge.export (the exporter, on main) is not in this tree yet")
 def test_exported_tiny_bundle_end_to_end(tmp_path: Path) -> None:
     """A real exported bundle: onnxruntime fp32 and the torch backend reproduce parity.npz, and the
-    ensemble / queue run on top (checked on main's exporter before the merge, in a scratch tree)."""
+    ensemble runs on top."""
     pytest.importorskip("torch")
     from act_edge.export.checkpoint import load_checkpoint
     from act_edge.export.formats import native

@@ -4,7 +4,6 @@ with the ONNX graph's named inputs); the real exporter's model is used when it i
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import types
@@ -96,10 +95,7 @@ def test_torch_backend_fp16_needs_cuda(fake_bundle: SyntheticBundle) -> None:
         Policy.load(fake_bundle.path, backend="torch", precision="fp16")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("act_edge.export") is None
-                    or importlib.util.find_spec("act_edge.export.model") is None,
-                    reason="act_edge.export.model (the exporter, written on main) is not in this tree yet")
-def test_real_exporter_model_has_the_api_the_backend_uses() -> None:  # pragma: no cover
+def test_real_exporter_model_has_the_api_the_backend_uses() -> None:
     """The contract TorchBackend relies on: ActInferenceModel(spec), load_state_dict, forward(**named inputs)
     -> float32 (B, chunk, A)."""
     from act_edge.bundle import io_description
