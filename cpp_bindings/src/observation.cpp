@@ -18,30 +18,31 @@ ArrayView::ArrayView(std::string_view dtype_, const std::int64_t* dims, int ndim
     std::copy(dims, dims + ndim_, shape.begin());
 }
 
-ObservationField& Observation::add_array(std::string_view name, ArrayView a) {
+namespace {
+ObservationField& push_field(std::vector<ObservationField>& fields, std::string_view name,
+                             ObservationField::Kind kind) {
     ObservationField f;
     f.name = name;
-    f.kind = ObservationField::Kind::Array;
-    f.array = a;
+    f.kind = kind;
     fields.push_back(std::move(f));
     return fields.back();
+}
+}  // namespace
+
+ObservationField& Observation::add_array(std::string_view name, ArrayView a) {
+    ObservationField& f = push_field(fields, name, ObservationField::Kind::Array);
+    f.array = a;
+    return f;
 }
 
 ObservationField& Observation::add_cameras(std::string_view name) {
-    ObservationField f;
-    f.name = name;
-    f.kind = ObservationField::Kind::Cameras;
-    fields.push_back(std::move(f));
-    return fields.back();
+    return push_field(fields, name, ObservationField::Kind::Cameras);
 }
 
 ObservationField& Observation::add_other(std::string_view name, std::string_view type_name) {
-    ObservationField f;
-    f.name = name;
-    f.kind = ObservationField::Kind::Other;
+    ObservationField& f = push_field(fields, name, ObservationField::Kind::Other);
     f.type_name = type_name;
-    fields.push_back(std::move(f));
-    return fields.back();
+    return f;
 }
 
 const ObservationField* Observation::find(std::string_view name) const noexcept {
