@@ -1,11 +1,14 @@
 """Post-steps from the manifest's `runtime.post_steps`, applied to each emitted action in robot units.
 
-Only `snap_gripper` exists (docs/bundle-format.md); an unknown op is refused at load, never skipped.
+Only `snap_gripper` exists (docs/bundle-format.md); an unknown op is refused at load, never skipped,
+and so is any value that could put a non-finite number into an action: indices are ints (not bools,
+not floats) in range, threshold/low/high finite numbers within float32, low < high.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -13,6 +16,7 @@ import numpy as np
 from .errors import BundleError
 
 KNOWN_OPS = ("snap_gripper",)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 SNAP_KEYS = ("indices", "threshold", "low", "high")
 
 
@@ -36,14 +40,21 @@ class PostSteps:
             if not len(idx) == len(thr) == len(low) == len(high):
                 raise BundleError(f"{where}: indices/threshold/low/high have different lengths")
             for k, i in enumerate(idx):
-                if not _is_number(i):
+                if not _is_int(i):
                     raise BundleError(f"{where}: index {i!r} is not an integer")
-                if not 0 <= int(i) < action_dim:
+                if not 0 <= i < action_dim:
                     raise BundleError(f"{where}: index {i!r} is outside the action's 0..{action_dim - 1}")
                 for key, values in zip(SNAP_KEYS[1:], lists[1:]):
-                    if not _is_number(values[k]):
-                        raise BundleError(f"{where}: {key}[{k}] {values[k]!r} is not a number")
-                self._snaps.append((int(i), float(thr[k]), float(low[k]), float(high[k])))
+                    v = values[k]
+                    if not _is_number(v):
+                        raise BundleError(f"{where}: {key}[{k}] {v!r} is not a number")
+                    if isinstance(v, float) and not math.isfinite(v):
+                        raise BundleError(f"{where}: {key}[{k}] {v!r} is not a finite number")
+                    if abs(v) > FLOAT32_MAX:
+                        raise BundleError(f"{where}: {key}[{k}] {v!r} is outside the float32 range")
+                if not low[k] < high[k]:
+                    raise BundleError(f"{where}: low[{k}] {low[k]!r} is not below high[{k}] {high[k]!r}")
+                self._snaps.append((i, float(thr[k]), float(low[k]), float(high[k])))
 
     def __bool__(self) -> bool:
         return bool(self._snaps)
@@ -70,6 +81,10 @@ def _list_field(step: dict[str, Any], key: str, where: str) -> list[Any]:
     if not isinstance(value, list):
         raise BundleError(f"{prefix}{key}: expected a list, got {_dump(value)})")
     return value
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _is_number(v: Any) -> bool:
