@@ -40,6 +40,7 @@ ENGINE_KEY_FIELDS = ("trt_version", "gpu_name", "compute_capability", "precision
                      "max_batch", "dla_core")
 REQUIRED_ARTIFACT = "onnx_fp32"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_COMPUTE_CAPABILITY = re.compile(r"\d+\.\d+")
 
 
 class _NonFinite:
@@ -201,6 +202,11 @@ class _Checker:
         if key in parent:
             self.str_(parent, key, where)
 
+    def int_field(self, parent: dict[str, Any], key: str, where: str, low: int, high: int | None = None) -> int:
+        if key not in parent:
+            self.fail(where, "missing (required)")
+        return self.int_in(parent[key], where, low, high)
+
     def int_in(self, value: Any, where: str, low: int, high: int | None = None) -> int:
         if not _is_int(value) or value < low or (high is not None and value > high):
             rule = (f"an int in {low}..{high}" if high is not None else
@@ -318,7 +324,7 @@ class _Checker:
             if not isinstance(entry, dict):
                 self.fail(where, f"expected an object, got {_show(entry)}")
             self.file_entry(entry, where, root)
-            self.int_in(entry.get("bytes"), f"{where}.bytes", 0)
+            self.int_field(entry, "bytes", f"{where}.bytes", 0)
             if "precision" in entry:
                 self.str_(entry, "precision", f"{where}.precision", PRECISIONS)
 
@@ -346,8 +352,11 @@ class _Checker:
             self.str_(key, name, f"{where}.{name}")
         self.str_(key, "precision", f"{where}.precision", PRECISIONS)
         self.str_(key, "typing", f"{where}.typing", TYPINGS)
+        if not _COMPUTE_CAPABILITY.fullmatch(key["compute_capability"]):
+            self.fail(f"{where}.compute_capability",
+                      f"expected \"major.minor\" (e.g. \"8.7\"), got {_show(key['compute_capability'])}")
         self.sha256(key, "onnx_sha256", f"{where}.onnx_sha256")
-        self.int_in(key.get("max_batch"), f"{where}.max_batch", 1, MAX_BATCH)
+        self.int_field(key, "max_batch", f"{where}.max_batch", 1, MAX_BATCH)
         if key.get("dla_core") is not None:
             self.int_in(key["dla_core"], f"{where}.dla_core", 0, 15)
         try:
@@ -398,9 +407,9 @@ class _Checker:
             self.str_(fp16, "method", "fp16_error.method")
         model = self.optional_obj(manifest, "model", "model")
         if model is not None:
-            self.int_in(model.get("parameters"), "model.parameters", 0)
+            self.int_field(model, "parameters", "model.parameters", 0)
             self.number(model, "gflops", "model.gflops")
-            self.int_in(model.get("tokens"), "model.tokens", 0)
+            self.int_field(model, "tokens", "model.tokens", 0)
         self.optional_obj(manifest, "versions", "versions")
 
 
