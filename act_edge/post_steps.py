@@ -1,8 +1,9 @@
 """Post-steps from the manifest's `runtime.post_steps`, applied to each emitted action in robot units.
 
 Only `snap_gripper` exists (docs/bundle-format.md); an unknown op is refused at load, never skipped,
-and so is any value that could put a non-finite number into an action: indices are ints (not bools,
-not floats) in range, threshold/low/high finite numbers within float32, low < high.
+and so is any value that could put a non-finite number into an action: indices are integers in
+range (not bools; 6.0 is 6, 3.7 is refused), threshold/low/high finite numbers within float32,
+low < high.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ class PostSteps:
             if not len(idx) == len(thr) == len(low) == len(high):
                 raise BundleError(f"{where}: indices/threshold/low/high have different lengths")
             for k, i in enumerate(idx):
-                if not _is_int(i):
+                if not _is_number(i):
                     raise BundleError(f"{where}: index {i!r} is not an integer")
-                if not 0 <= i < action_dim:
+                if not 0 <= i < action_dim:  # before the integer test: the C++ reader's order
                     raise BundleError(f"{where}: index {i!r} is outside the action's 0..{action_dim - 1}")
+                if isinstance(i, float) and not i.is_integer():  # 3.7 is not silently dimension 3
+                    raise BundleError(f"{where}: index {i!r} is not an integer")
                 for key, values in zip(SNAP_KEYS[1:], lists[1:]):
                     v = values[k]
                     if not _is_number(v):
@@ -54,7 +57,7 @@ class PostSteps:
                         raise BundleError(f"{where}: {key}[{k}] {v!r} is outside the float32 range")
                 if not low[k] < high[k]:
                     raise BundleError(f"{where}: low[{k}] {low[k]!r} is not below high[{k}] {high[k]!r}")
-                self._snaps.append((i, float(thr[k]), float(low[k]), float(high[k])))
+                self._snaps.append((int(i), float(thr[k]), float(low[k]), float(high[k])))
 
     def __bool__(self) -> bool:
         return bool(self._snaps)
@@ -81,10 +84,6 @@ def _list_field(step: dict[str, Any], key: str, where: str) -> list[Any]:
     if not isinstance(value, list):
         raise BundleError(f"{prefix}{key}: expected a list, got {_dump(value)})")
     return value
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _is_number(v: Any) -> bool:

@@ -157,7 +157,8 @@ def test_writer_refusal_keeps_the_previous_bundle(good, tmp_path):
     (dict(low=[10 ** 400]), r"low\[0\] 1000.* is outside the float32 range"),
     (dict(low=[1.0], high=[1.0]), r"low\[0\] 1\.0 is not below high\[0\] 1\.0"),
     (dict(low=[2.0], high=[-2.0]), r"low\[0\] 2\.0 is not below high\[0\] -2\.0"),
-    (dict(indices=[1.0]), r"index 1\.0 is not an integer"),
+    (dict(indices=[1.5]), r"index 1\.5 is not an integer"),
+    (dict(indices=[4.0]), r"index 4\.0 is outside the action's 0\.\.3"),
     (dict(indices=[3.7]), r"index 3\.7 is not an integer"),
     (dict(indices=[True]), r"index True is not an integer"),
     (dict(threshold=[False]), r"threshold\[0\] False is not a number"),
@@ -169,7 +170,7 @@ def test_post_steps_refuse_values_that_could_reach_the_robot_non_finite(edit, ma
 
 
 def test_post_steps_accept_finite_values_and_snap():
-    steps = PostSteps([{"op": "snap_gripper", "indices": [0, 3], "threshold": [0.5, -1e30], "low": [-3.0, -3e38],
+    steps = PostSteps([{"op": "snap_gripper", "indices": [0, 3.0], "threshold": [0.5, -1e30], "low": [-3.0, -3e38],
                         "high": [2.0, 3e38]}], action_dim=4)
     a = np.random.default_rng(0).uniform(-1, 2, (50, 4)).astype(np.float32)
     out = steps.apply(a.copy())
