@@ -41,6 +41,7 @@ ENGINE_KEY_FIELDS = ("trt_version", "gpu_name", "compute_capability", "precision
 REQUIRED_ARTIFACT = "onnx_fp32"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMPUTE_CAPABILITY = re.compile(r"\d+\.\d+")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 class _NonFinite:
@@ -48,6 +49,9 @@ class _NonFinite:
 
     def __init__(self, text: str) -> None:
         self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 def parse_manifest(data: bytes | str, origin: str) -> Any:
@@ -121,7 +125,7 @@ def resolve_inside(root: str | os.PathLike, value: Any, where: str, origin: str)
             return Path(root).joinpath(*parts)
         except OSError as exc:
             _Checker(origin).fail(where, f"{_show(value)}: cannot stat {'/'.join(parts[:i + 1])} ({exc.strerror})")
-        sub = "/".join(parts[:i + 1])
+        sub = json.dumps("/".join(parts[:i + 1]))[1:-1]  # control characters escaped: one line
         if stat.S_ISLNK(st.st_mode):
             _Checker(origin).fail(where, f"{_show(value)}: {sub} is a symbolic link; bundle files must be "
                                          "regular files inside the bundle")
@@ -290,7 +294,7 @@ class _Checker:
             return
         unknown = sorted(set(rt) - set(RUNTIME_KEYS))
         if unknown:
-            self.fail(f"runtime.{unknown[0]}", f"unknown key (this runtime knows {_show(list(RUNTIME_KEYS))}); "
+            self.fail(_join("runtime", unknown[0]), f"unknown key (this runtime knows {_show(list(RUNTIME_KEYS))}); "
                                                "upgrade act-edge rather than run the policy without it")
         # The same checks Policy.load applies: the ensemble's and the chunk queue's own constructors.
         coeff = rt.get("temporal_ensemble_coeff")
@@ -320,7 +324,7 @@ class _Checker:
         if REQUIRED_ARTIFACT not in arts:
             self.fail(f"artifacts.{REQUIRED_ARTIFACT}", "missing (required: the fp32 ONNX graph)")
         for key, entry in arts.items():
-            where = f"artifacts.{key}"
+            where = _join("artifacts", key)
             if not isinstance(entry, dict):
                 self.fail(where, f"expected an object, got {_show(entry)}")
             self.file_entry(entry, where, root)
@@ -347,7 +351,7 @@ class _Checker:
     def engine_key(self, key: dict[str, Any], where: str) -> None:
         unknown = sorted(set(key) - set(ENGINE_KEY_FIELDS))
         if unknown:
-            self.fail(f"{where}.{unknown[0]}", f"unknown field (an engine key has {_show(list(ENGINE_KEY_FIELDS))})")
+            self.fail(_join(where, unknown[0]), f"unknown field (an engine key has {_show(list(ENGINE_KEY_FIELDS))})")
         for name in ENGINE_KEY_FIELDS[:5]:
             self.str_(key, name, f"{where}.{name}")
         self.str_(key, "precision", f"{where}.precision", PRECISIONS)
@@ -384,7 +388,7 @@ class _Checker:
         if isinstance(files, dict):
             for name, digest in files.items():
                 if not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
-                    self.fail(f"{where}.{name}", f"expected a sha256 (64 lowercase hex digits), got {_show(digest)}")
+                    self.fail(_join(where, name), f"expected a sha256 (64 lowercase hex digits), got {_show(digest)}")
         elif files is not None and not (isinstance(files, str) and _SHA256.fullmatch(files)):
             self.fail(where, f"expected {{file name: sha256}}, got {_show(files)}")
         for key in ("dropped", "notes"):
@@ -445,8 +449,15 @@ def _check_finite_tree(value: Any, origin: str) -> None:
 def _key_path(path: tuple[Any, ...]) -> str:
     out = ""
     for k in path:
-        out += f"[{k}]" if isinstance(k, int) else (f".{k}" if out else str(k))
+        out = f"{out}[{k}]" if isinstance(k, int) else _join(out, k)
     return out or "(top level)"
+
+
+def _join(where: str, key: str) -> str:
+    """`where.key`, or `where["key"]` (JSON-escaped) when the key is not a plain name."""
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{where}.{key}" if where else key
+    return f"{where}[{json.dumps(key)}]"
 
 
 def _is_int(v: Any) -> bool:

@@ -91,5 +91,6 @@ def _is_number(v: Any) -> bool:
 
 
 def _dump(value: Any) -> str:
-    """Compact JSON, as the C++ runtime prints it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON, as the C++ runtime prints it (line separators escaped: messages are one line)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
