@@ -250,7 +250,7 @@ def _rss_mib() -> float | None:
 
 def _gpu_used_mib() -> tuple[float, str] | None:
     """Device memory in use: nvidia-smi; on a Jetson (GPU memory is shared DRAM) MemTotal - MemAvailable."""
-    out = device_info._run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"])
+    out = device_info.run_command(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"])
     try:
         return float(out.splitlines()[0]), "nvidia-smi memory.used (whole device)"  # type: ignore[union-attr]
     except (ValueError, AttributeError, IndexError):  # no nvidia-smi, or "[N/A]" (Jetson)
