@@ -259,6 +259,24 @@ def test_smoke_run_error_above_tolerance(machine, bundle, capsys) -> None:
     assert lines[11].startswith("ok    smoke run") and lines[11].endswith("within the tolerance 0.001") and rc == 0
 
 
+def test_fp16_backend_judged_in_percent_of_the_action_range(bundle) -> None:
+    from act_edge.bundle import load_bundle
+    from act_edge.doctor.smoke import judge
+
+    b = load_bundle(bundle)
+    ref = np.random.default_rng(5).uniform(-4, 5, (1, 4, 2)).astype(np.float32)
+    ok = judge(b, "tensorrt (cuda:0, fp16)", "fp16", ref + np.float32(0.15), ref)  # span 10: 1.5 %
+    assert ok.line() == ("ok    smoke run   tensorrt (cuda:0, fp16): max |error| 1.5% of the action range vs the "
+                         "recorded reference, within the tolerance 2%")
+    bad = judge(b, "tensorrt (cuda:0, fp16)", "fp16", ref + np.float32(0.25), ref)  # 2.5 %
+    assert bad.status == "FAIL" and bad.finding.endswith("max |error| 2.5% of the action range vs the recorded "
+                                                         "reference exceeds the tolerance 2%")
+    assert bad.data["range_definition"] == "max - min" and bad.data["tolerance_unit"] == "pct_range"
+    nan = judge(b, "tensorrt (cuda:0, fp16)", "fp16", np.full_like(ref, np.nan), ref)
+    assert nan.line() == ("FAIL  smoke run   tensorrt (cuda:0, fp16): non-finite actions on parity.npz; fix: "
+                          "re-export the bundle; for fp16, export without --fp16")
+
+
 def test_invalid_manifest_fails_and_stops_bundle_checks(machine, bundle, capsys) -> None:
     rewrite_manifest(bundle, lambda m: m.update(schema_version=99))
     rc, lines = doctor(capsys, bundle)
