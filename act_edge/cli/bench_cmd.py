@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     check_args(args)
     from ..bench import report, runner
 
-    cfg = runner.BenchConfig(bundle=str(args.bundle), backend=args.backend, precision=args.precision, device=args.device,
-                             iters=args.iters, warmup=args.warmup, batch=args.batch, hz=args.hz,
+    cfg = runner.BenchConfig(bundle=str(args.bundle), backend=args.backend, precision=args.precision,
+                             device=args.device, iters=args.iters, warmup=args.warmup, batch=args.batch, hz=args.hz,
                              duration=args.duration, compare=str(args.compare) if args.compare else None,
                              seed=args.seed)
     bar = ProgressBar(enabled=not args.quiet and sys.stderr.isatty())

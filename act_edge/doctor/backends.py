@@ -68,7 +68,8 @@ def tensorrt_check(found: Backends) -> Check:
         version = probes.tensorrt_version_if_importable()
         if version is not None:  # imports, but a version act-edge does not support
             return Check(status if status != OK else WARN, "tensorrt", str(exc),
-                         "TensorRT 10.3 or newer, major 10 or 11: " + fix, data={"version": version, "supported": False})
+                         "TensorRT 10.3 or newer, major 10 or 11: " + fix,
+                         data={"version": version, "supported": False})
         return Check(status if status != OK else WARN, "tensorrt", str(exc), fix)
     return Check(OK, "tensorrt", f"{found.trt_version} (supported: major 10 or 11, built and tested with 10.3+)",
                  data={"version": found.trt_version, "supported": True})

@@ -23,7 +23,8 @@ def platform_check(jetson: dict[str, Any] | None) -> Check:
     parts = [jetson.get("model") or "Jetson (model unreadable)",
              f"L4T {jetson['l4t']}" if jetson.get("l4t") else "L4T unreadable",
              f"JetPack {jetson['jetpack']}" if jetson.get("jetpack") else "JetPack package not installed",
-             f"power mode {jetson['power_mode']}" if jetson.get("power_mode") else "power mode unreadable (nvpmodel -q)"]
+             f"power mode {jetson['power_mode']}" if jetson.get("power_mode")
+             else "power mode unreadable (nvpmodel -q)"]
     clocks = [f"{k} {jetson[key]:g} MHz" for k, key in (("GPU", "gpu_freq_mhz"), ("EMC", "emc_freq_mhz"))
               if jetson.get(key)]
     parts.append(", ".join(clocks) if clocks else "clocks unreadable")
