@@ -277,6 +277,27 @@ def test_fp16_backend_judged_in_percent_of_the_action_range(bundle) -> None:
                           "re-export the bundle; for fp16, export without --fp16")
 
 
+def test_percent_range_comes_from_the_normalization_not_the_reference_span(bundle) -> None:
+    """A random-weights policy's reference actions barely move (aloha-sim: span ~1e-4 robot units), so
+    a span taken from them turned a 1e-6 error into 0.6 %; the range is 6 std, as in fp16_error."""
+    import dataclasses
+
+    from act_edge.bundle import load_bundle
+    from act_edge.doctor.smoke import judge
+    from act_edge.spec import Normalization
+
+    b = load_bundle(bundle)
+    rng = np.random.default_rng(9)
+    std = rng.uniform(0.5, 2.0, 2)
+    b.spec = dataclasses.replace(b.spec, action_norm=Normalization("mean_std", mean=(0.1, -0.2), std=tuple(std)))
+    ref = (1.0 + rng.uniform(-1e-4, 1e-4, (1, 4, 2))).astype(np.float32)  # nearly constant actions
+    got = ref + np.float32(0.06)
+    check = judge(b, "tensorrt (cuda:0, fp16)", "fp16", got, ref)
+    assert check.data["range_definition"] == "6 x std"
+    assert check.data["max_abs_pct_range"] == pytest.approx(100 * 0.06 / (6 * std.min()), rel=1e-3)
+    assert check.status == "ok", check.line()
+
+
 def test_invalid_manifest_fails_and_stops_bundle_checks(machine, bundle, capsys) -> None:
     rewrite_manifest(bundle, lambda m: m.update(schema_version=99))
     rc, lines = doctor(capsys, bundle)
