@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=BACKENDS, help="runtime backend (default auto)")
     p.add_argument("--precision", default=None, choices=("fp16", "fp32"),
                    help="artifact precision (default: the backend's choice: fp16 on CUDA when present, else fp32)")
+    p.add_argument("--device", default=None, metavar="DEV",
+                   help="cpu, cuda or cuda:N (default: the backend's choice; the torch backend: cpu)")
     p.add_argument("--iters", type=int, default=200, help="timed iterations per phase (default 200)")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps before timing (default 10)")
     p.add_argument("--batch", type=int, default=1, help="batch size of the throughput phase (default 1)")
@@ -39,6 +42,8 @@ def check_args(args: argparse.Namespace) -> None:
     for name, low in (("iters", 1), ("warmup", 0), ("batch", 1)):
         if getattr(args, name) < low:
             raise ActEdgeError(f"--{name} {getattr(args, name)}: must be >= {low}")
+    if args.device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", args.device):
+        raise ActEdgeError(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
     if not args.hz > 0:
         raise ActEdgeError(f"--hz {args.hz:g}: must be > 0")
     if args.duration < 0:
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from ..bench import report, runner
 
     cfg = runner.BenchConfig(bundle=str(args.bundle), backend=args.backend, precision=args.precision,
-                             iters=args.iters, warmup=args.warmup, batch=args.batch, hz=args.hz,
+                             device=args.device, iters=args.iters, warmup=args.warmup, batch=args.batch, hz=args.hz,
                              duration=args.duration, compare=str(args.compare) if args.compare else None,
                              seed=args.seed)
     bar = ProgressBar(enabled=not args.quiet and sys.stderr.isatty())

@@ -14,6 +14,7 @@ COMMANDS = {
     "inspect": "inspect_cmd",
     "build-engine": "build_engine_cmd",
     "bench": "bench_cmd",
+    "doctor": "doctor_cmd",
 }
 
 
