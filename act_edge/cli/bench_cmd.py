@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 MAX_ITERS = 10_000_000
