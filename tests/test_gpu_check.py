@@ -53,8 +53,8 @@ def test_summary_from_a_run_folder(tmp_path: Path) -> None:
 
 
 def test_bench_device_is_checked_before_loading(tmp_path: Path, capsys) -> None:
-    assert main(["bench", str(tmp_path / "none.actedge"), "--device", "gpu0"]) == 2
-    assert capsys.readouterr().err == "act-edge bench: error: --device 'gpu0': expected cpu, cuda or cuda:N\n"
+    assert main(["bench", str(tmp_path), "--device", "gpu0"]) == 2
+    assert capsys.readouterr().err == "act-edge bench: error: argument --device: 'gpu0': expected cpu, cuda or cuda:N\n"
 
 
 def test_bench_device_reaches_the_policy(tmp_path: Path, capsys) -> None:
