@@ -63,7 +63,12 @@ ROWS = [
     (["build-engine", "{bundle}", "--workspace", "0"], "--workspace"),
     (["build-engine", "{bundle}", "--timing-cache", "{dir}"], "--timing-cache"),
     (["build-engine", "{bundle}", "--fp16", "--fp32"], "--fp32"),
+    # doctor
+    (["doctor", "{dir}/missing.actedge"], "missing.actedge"),
+    (["doctor", "{file}"], "not a directory"),
+    (["doctor", "{bundle}", "--jsn"], "--jsn"),
     # bench
+    (["bench", "{bundle}", "--device", "gpu0"], "--device"),
     (["bench", "{bundle}", "--hz", "inf"], "--hz"),
     (["bench", "{bundle}", "--hz", "0"], "--hz"),
     (["bench", "{bundle}", "--hz", "-1"], "--hz"),
