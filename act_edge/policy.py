@@ -220,15 +220,15 @@ class Policy:
                 action = self._ensemble.update(chunk)  # type: ignore[union-attr]
                 if self.post_steps:
                     self.post_steps.apply(action)
-                _check_action(action)
+                _check_action(action)  # post-steps, and ensemble sums of values near float32's limit
                 t = prof.mark(ENSEMBLE, t)
                 prof.end(t0, t)
                 return action
             queue.push(chunk)
         action = queue.pop()
-        if self.post_steps:
+        if self.post_steps:  # a popped row is a row of a checked chunk: only post-steps can break it
             self.post_steps.apply(action)
-        _check_action(action)
+            _check_action(action)
         t = prof.mark(ENSEMBLE, t)
         prof.end(t0, t)
         return action
@@ -326,6 +326,8 @@ def _check_action(action: np.ndarray) -> None:
 
     Chunks are checked before the ensemble/queue; this catches what comes after them (post-step
     values, an ensemble sum at the edge of float32). The ensemble/queue state stays as updated.
+    max/min, not a sum or a dot product: they raise no floating-point warnings (overflow, inf * 0),
+    which a caller running with warnings as errors would get instead of this ActionError.
     """
     if not (math.isfinite(_max(action)) and math.isfinite(_min(action))):
         i = int(np.flatnonzero(~np.isfinite(action))[0])

@@ -326,3 +326,29 @@ def test_final_action_is_checked_after_post_steps(bundle: SyntheticBundle, coeff
                                           r"and post-steps") as info:
         p.step(o)
     one_line(info.value)
+
+
+def test_ensemble_sums_at_the_float32_limit_never_reach_the_caller_as_inf(bundle: SyntheticBundle) -> None:
+    """A finite chunk of float32's largest values passes the chunk check; the ensemble's weighted sums
+    can round past it to inf. The final check stops that action."""
+    p = Policy.load(bundle.path, backend="onnxruntime", temporal_ensemble_coeff=0.01)
+    real_download = p.backend.download
+
+    def huge(batch: int) -> np.ndarray:
+        out = real_download(batch)
+        out[...] = np.finfo(np.float32).max
+        return out
+
+    p.backend.download = huge
+    o = random_obs(bundle.spec, np.random.default_rng(19))
+    refused = 0
+    with np.errstate(over="ignore"):
+        for _ in range(25):
+            try:
+                a = p.step(o)
+            except ActionError as exc:
+                assert one_line(exc).startswith("action: non-finite value inf at index ")
+                refused += 1
+                continue
+            assert np.isfinite(a).all()
+    assert refused > 0
