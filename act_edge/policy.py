@@ -369,5 +369,6 @@ def _closed(method: str) -> PolicyClosedError:
     return PolicyClosedError(f"Policy.{method}: policy is closed (close() released its backend); load a new one")
 
 
+_check_finite = check_finite  # its old name here; tests/test_cpp_bindings.py compares the C++ message with it
 _max = np.maximum.reduce
 _min = np.minimum.reduce
