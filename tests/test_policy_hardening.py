@@ -352,3 +352,20 @@ def test_ensemble_sums_at_the_float32_limit_never_reach_the_caller_as_inf(bundle
                 continue
             assert np.isfinite(a).all()
     assert refused > 0
+
+
+@pytest.mark.parametrize("field, value", [("temporal_ensemble_coeff", "0.01"), ("temporal_ensemble_coeff", 1e9),
+                                          ("temporal_ensemble_coeff", True), ("n_action_steps", -3),
+                                          ("n_action_steps", 2.5)])
+def test_bad_manifest_runtime_defaults_are_a_bundle_error(bundle: SyntheticBundle, tmp_path: Path, field,
+                                                          value) -> None:
+    """The same checks as for the arguments, but the culprit is the manifest: BundleError naming the field."""
+    import shutil
+
+    dest = shutil.copytree(bundle.path, tmp_path / "rt.actedge")
+    mf = json.loads((dest / MANIFEST).read_text())
+    mf["runtime"] = {"temporal_ensemble_coeff": None, "n_action_steps": 4, field: value}
+    (dest / MANIFEST).write_text(json.dumps(mf))
+    with pytest.raises(BundleError, match=field) as info:
+        Policy.load(dest, backend="onnxruntime")
+    one_line(info.value)
