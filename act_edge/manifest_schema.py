@@ -41,6 +41,8 @@ ENGINE_KEY_FIELDS = ("trt_version", "gpu_name", "compute_capability", "precision
 REQUIRED_ARTIFACT = "onnx_fp32"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMPUTE_CAPABILITY = re.compile(r"\d+\.\d+")
+_GRAPH_DTYPES = {"tensor(uint8)": "uint8", "tensor(float)": "float32", "tensor(float16)": "float16",
+                 "tensor(double)": "float64", "tensor(int64)": "int64", "tensor(int32)": "int32"}
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
@@ -156,6 +158,26 @@ def io_description(spec: ActSpec) -> dict[str, list[dict[str, Any]]]:
     outputs = [{"name": "actions", "dtype": "float32", "shape": ["batch", spec.chunk_size, spec.action_dim],
                 "layout": "BTA", "units": "robot"}]
     return {"inputs": inputs, "outputs": outputs}
+
+
+def check_graph_io(graph: dict[str, list[tuple[str, str, list[Any]]]], io: dict[str, Any], origin: str) -> None:
+    """The model a backend opened against the manifest's (validated) `io`: {"inputs"/"outputs": [(name,
+    dtype, shape)]} with dtypes as numpy names or ONNX type strings ("tensor(float)") and shapes with
+    ints for fixed axes (anything else: dynamic). BundleError in one line where they disagree."""
+    for kind, entries in (("inputs", io["inputs"]), ("outputs", io["outputs"][:1])):
+        have = {name: (_GRAPH_DTYPES.get(dtype, dtype), shape) for name, dtype, shape in graph[kind]}
+        for i, entry in enumerate(entries):
+            where = f"io.{kind}[{i}]"
+            name = entry["name"]
+            if name not in have:
+                raise BundleError(f"{origin}: the model has no {kind[:-1]} {_show(name)} (has {_show(sorted(have))}); "
+                                  f"{where} contradicts the model")
+            dtype, shape = have[name]
+            fixed = [d if isinstance(d, int) else "batch" if k == 0 else "?" for k, d in enumerate(shape)]
+            if dtype != entry["dtype"] or len(shape) != len(entry["shape"]) or any(
+                    isinstance(d, int) and k > 0 and d != want for k, (d, want) in enumerate(zip(shape, entry["shape"]))):
+                raise BundleError(f"{origin}: the model's {kind[:-1]} {_show(name)} is {dtype} {_show(fixed)}, "
+                                  f"{where} says {entry['dtype']} {_show(entry['shape'])} (io contradicts the model)")
 
 
 # --- the checks ------------------------------------------------------------------------------------

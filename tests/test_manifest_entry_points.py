@@ -177,3 +177,43 @@ def test_post_steps_accept_finite_values_and_snap():
     assert np.isfinite(out).all()
     np.testing.assert_array_equal(out[:, 0], np.where(a[:, 0] > 0.5, 2.0, -3.0).astype(np.float32))
     np.testing.assert_array_equal(out[:, 1:3], a[:, 1:3])
+
+
+# --- io that agrees with the spec but not with the model (defect 6) ----------------------------------
+def _contradicting(good, dest: Path, edit) -> Path:
+    shutil.copytree(good.path, dest)
+    m = json.loads((dest / MANIFEST).read_text())
+    edit(m)
+    (dest / MANIFEST).write_text(json.dumps(m))
+    load_bundle(dest)  # the manifest alone is consistent
+    return dest
+
+
+def _state_6(m):
+    m["spec"]["state_dim"] = 6
+    m["io"]["inputs"][1]["shape"][1] = 6
+
+
+def _chunk_7(m):
+    m["spec"]["chunk_size"] = 7
+    m["io"]["outputs"][0]["shape"][1] = 7
+
+
+@pytest.mark.parametrize("edit, match", [
+    (_state_6, r"model\.onnx: the model's input \"state\" is float32 \[\"batch\",4\], io\.inputs\[1\] says float32 "
+               r"\[\"batch\",6\] \(io contradicts the model\)$"),
+    (_chunk_7, r"model\.onnx: the model's output \"actions\" is float32 \[\"batch\",6,4\], io\.outputs\[0\] says "
+               r"float32 \[\"batch\",7,4\]"),
+])
+def test_io_contradicting_the_model_is_one_line(good, tmp_path, edit, match):
+    bundle = _contradicting(good, tmp_path / "c.actedge", edit)
+    with pytest.raises(BundleError, match=match) as info:
+        Policy.load(bundle, backend="onnxruntime")
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_bench_on_io_contradicting_the_model_exits_2_in_one_line(good, tmp_path):
+    bundle = _contradicting(good, tmp_path / "c.actedge", _state_6)
+    r = run_cli("bench", str(bundle), "--backend", "onnxruntime", "--duration", "0", "--iters", "1", "-q")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert len(r.stderr.strip().splitlines()) == 1 and "(io contradicts the model)" in r.stderr, r.stderr
