@@ -107,6 +107,7 @@ def write_bundle_atomic(dest: str | os.PathLike, build: Callable[[Path], dict[st
     bundle; `protect` names source checkpoints it must not contain); anything else is refused with a
     BundleError before anything is written. The old bundle is moved aside and only its artifacts are
     deleted, after the new one is in place. Temp folders a killed export left beside `dest` are removed.
+    The manifest goes through the reader's validator first: one `load_bundle` would refuse is never written.
     """
     from . import bundle_dest
 
@@ -121,10 +122,10 @@ def write_bundle_atomic(dest: str | os.PathLike, build: Callable[[Path], dict[st
         manifest = build(tmp)
         manifest.setdefault("format", FORMAT)
         manifest.setdefault("schema_version", SCHEMA_VERSION)
+        bundle_dest.check_destination(dest, force=force, protect=protect)  # again: the build took a while
         check_before_write(manifest, tmp, f"{dest / MANIFEST} (not written)")
         _write_json_atomic(tmp / MANIFEST, manifest)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
-        bundle_dest.check_destination(dest, force=force, protect=protect)  # again: the build took a while
         if os.path.lexists(dest):
             old = dest.with_name(bundle_dest.old_name(dest.name))
             os.replace(dest, old)
