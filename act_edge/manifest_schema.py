@@ -121,13 +121,13 @@ def resolve_inside(root: str | os.PathLike, value: Any, where: str, origin: str)
     p = Path(root)
     for i, part in enumerate(parts):
         p = p / part
+        sub = json.dumps("/".join(parts[:i + 1]))[1:-1]  # control characters escaped: one line
         try:
             st = os.lstat(p)
         except (FileNotFoundError, NotADirectoryError):
             return Path(root).joinpath(*parts)
         except OSError as exc:
-            _Checker(origin).fail(where, f"{_show(value)}: cannot stat {'/'.join(parts[:i + 1])} ({exc.strerror})")
-        sub = json.dumps("/".join(parts[:i + 1]))[1:-1]  # control characters escaped: one line
+            _Checker(origin).fail(where, f"{_show(value)}: cannot stat {sub} ({exc.strerror})")
         if stat.S_ISLNK(st.st_mode):
             _Checker(origin).fail(where, f"{_show(value)}: {sub} is a symbolic link; bundle files must be "
                                          "regular files inside the bundle")
@@ -173,6 +173,7 @@ def check_graph_io(graph: dict[str, list[tuple[str, str, list[Any]]]], io: dict[
                 raise BundleError(f"{origin}: the model has no {kind[:-1]} {_show(name)} (has {_show(sorted(have))}); "
                                   f"{where} contradicts the model")
             dtype, shape = have[name]
+            shape = list(entry["shape"]) if shape is None else list(shape)  # rank unknown: dtype only
             fixed = [d if isinstance(d, int) else "batch" if k == 0 else "?" for k, d in enumerate(shape)]
             if dtype != entry["dtype"] or len(shape) != len(entry["shape"]) or any(
                     isinstance(d, int) and k > 0 and d != want for k, (d, want) in enumerate(zip(shape, entry["shape"]))):
