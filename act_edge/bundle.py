@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .errors import BundleError
+from .manifest_schema import (FORMAT, MAX_MANIFEST_BYTES, SCHEMA_VERSION, check_manifest,  # noqa: F401
+                              io_description, parse_manifest, resolve_inside)  # io_description: re-exported
 from .spec import ActSpec
 
-SCHEMA_VERSION = 1
-FORMAT = "act-edge-bundle"
 MANIFEST = "manifest.json"
 BUNDLE_SUFFIX = ".actedge"
 
@@ -31,28 +31,6 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-def io_description(spec: ActSpec) -> dict[str, list[dict[str, Any]]]:
-    """Graph inputs/outputs: name, dtype, shape ("batch" = dynamic axis), layout, cameras."""
-    inputs: list[dict[str, Any]] = []
-    for g in spec.image_groups():
-        cams = [spec.cameras[i].name for i in g.camera_indices]
-        n = len(cams)
-        inputs.append({"name": g.input_name, "dtype": "uint8", "shape": ["batch", n, g.height, g.width, 3],
-                       "layout": "BNHWC", "cameras": cams})
-        if g.depth_input_name:
-            inputs.append({"name": g.depth_input_name, "dtype": "float32",
-                           "shape": ["batch", n, g.height, g.width], "layout": "BNHW", "units": "m",
-                           "cameras": cams})
-    inputs.append({"name": "state", "dtype": "float32", "shape": ["batch", spec.state_dim], "layout": "BS",
-                   "units": "robot"})
-    if spec.env_state_dim:
-        inputs.append({"name": "env_state", "dtype": "float32", "shape": ["batch", spec.env_state_dim],
-                       "layout": "BE", "units": "robot"})
-    outputs = [{"name": "actions", "dtype": "float32", "shape": ["batch", spec.chunk_size, spec.action_dim],
-                "layout": "BTA", "units": "robot"}]
-    return {"inputs": inputs, "outputs": outputs}
 
 
 @dataclass
@@ -73,10 +51,11 @@ class Bundle:
     def artifact_path(self, key: str, verify: bool = True) -> Path:
         """Path of an artifact, after checking that its sha256 matches the manifest."""
         entry = self.artifact(key)
-        return self._checked(entry, verify)
+        return self._checked(entry, verify, f"artifacts.{key}.path")
 
-    def _checked(self, entry: dict[str, Any], verify: bool) -> Path:
-        path = self.path / entry["path"]
+    def _checked(self, entry: dict[str, Any], verify: bool, where: str = "engines[].path") -> Path:
+        # Confinement again at use (the manifest was checked at load; the disk may have changed since).
+        path = resolve_inside(self.path, entry.get("path"), where, str(self.path / MANIFEST))
         if not path.is_file():
             raise BundleError(f"{self.path}: artifact file {entry['path']} is missing")
         if verify:
@@ -94,7 +73,8 @@ class Bundle:
 
 
 def load_bundle(path: str | os.PathLike) -> Bundle:
-    """Read and check a bundle's manifest (schema version, format, spec). Artifacts are hashed on use."""
+    """Read and validate a bundle's manifest (manifest_schema: types, ranges, io vs spec, paths inside
+    the bundle, runtime defaults). Artifacts are hashed on use; nothing outside the bundle is opened."""
     root = Path(path)
     mf = root / MANIFEST
     if not root.is_dir():
@@ -102,21 +82,14 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     if not mf.is_file():
         raise BundleError(f"{root}: no {MANIFEST} (not an act-edge bundle, or a half-written one)")
     try:
-        manifest = json.loads(mf.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{mf}: unreadable manifest: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BundleError(f"{mf}: not an act-edge manifest (format field is not {FORMAT!r})")
-    version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise BundleError(
-            f"{mf}: schema_version {version!r}, this act-edge reads {SCHEMA_VERSION}; "
-            "re-export the bundle with this version"
-        )
-    try:
-        spec = ActSpec.from_dict(manifest["spec"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BundleError(f"{mf}: invalid spec: {exc}") from None
+        with open(mf, "rb") as f:
+            data = f.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise BundleError(f"{mf}: unreadable manifest: {exc.strerror or exc}") from None
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise BundleError(f"{mf}: unreadable manifest: larger than {MAX_MANIFEST_BYTES >> 20} MiB")
+    manifest = parse_manifest(data, str(mf))
+    spec = check_manifest(manifest, str(mf), root)
     return Bundle(root, manifest, spec)
 
 
@@ -134,6 +107,7 @@ def write_bundle_atomic(dest: str | os.PathLike, build: Callable[[Path], dict[st
     bundle; `protect` names source checkpoints it must not contain); anything else is refused with a
     BundleError before anything is written. The old bundle is moved aside and only its artifacts are
     deleted, after the new one is in place. Temp folders a killed export left beside `dest` are removed.
+    The manifest goes through the reader's validator first: one `load_bundle` would refuse is never written.
     """
     from . import bundle_dest
 
@@ -148,9 +122,10 @@ def write_bundle_atomic(dest: str | os.PathLike, build: Callable[[Path], dict[st
         manifest = build(tmp)
         manifest.setdefault("format", FORMAT)
         manifest.setdefault("schema_version", SCHEMA_VERSION)
+        bundle_dest.check_destination(dest, force=force, protect=protect)  # again: the build took a while
+        check_before_write(manifest, tmp, f"{dest / MANIFEST} (not written)")
         _write_json_atomic(tmp / MANIFEST, manifest)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
-        bundle_dest.check_destination(dest, force=force, protect=protect)  # again: the build took a while
         if os.path.lexists(dest):
             old = dest.with_name(bundle_dest.old_name(dest.name))
             os.replace(dest, old)
@@ -173,8 +148,15 @@ def update_manifest(bundle_dir: str | os.PathLike, update: Callable[[dict[str, A
     """Apply `update` to the manifest dict in place and rewrite manifest.json atomically."""
     bundle = load_bundle(bundle_dir)
     update(bundle.manifest)
+    check_before_write(bundle.manifest, bundle.path, f"{bundle.path / MANIFEST} (not updated)")
     _write_json_atomic(bundle.path / MANIFEST, bundle.manifest)
     return bundle.manifest
+
+
+def check_before_write(manifest: dict[str, Any], bundle_dir: Path, origin: str) -> None:
+    """The reader's validator on exactly what will be on disk (a JSON round trip): a manifest that
+    `load_bundle` would refuse is never written."""
+    check_manifest(parse_manifest(json.dumps(manifest), origin), origin, bundle_dir)
 
 
 def write_file_atomic(path: str | os.PathLike, data: bytes) -> None:
@@ -195,7 +177,7 @@ def write_file_atomic(path: str | os.PathLike, data: bytes) -> None:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    write_file_atomic(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
+    write_file_atomic(path, (json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n").encode())
 
 
 def _umask() -> int:

@@ -1,11 +1,15 @@
 """Post-steps from the manifest's `runtime.post_steps`, applied to each emitted action in robot units.
 
-Only `snap_gripper` exists (docs/bundle-format.md); an unknown op is refused at load, never skipped.
+Only `snap_gripper` exists (docs/bundle-format.md); an unknown op is refused at load, never skipped,
+and so is any value that could put a non-finite number into an action: indices are integers in
+range (not bools; 6.0 is 6, 3.7 is refused), threshold/low/high finite numbers within float32,
+low < high.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -13,6 +17,7 @@ import numpy as np
 from .errors import BundleError
 
 KNOWN_OPS = ("snap_gripper",)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 SNAP_KEYS = ("indices", "threshold", "low", "high")
 
 
@@ -38,11 +43,20 @@ class PostSteps:
             for k, i in enumerate(idx):
                 if not _is_number(i):
                     raise BundleError(f"{where}: index {i!r} is not an integer")
-                if not 0 <= int(i) < action_dim:
+                if not 0 <= i < action_dim:  # before the integer test: the C++ reader's order
                     raise BundleError(f"{where}: index {i!r} is outside the action's 0..{action_dim - 1}")
+                if isinstance(i, float) and not i.is_integer():  # 3.7 is not silently dimension 3
+                    raise BundleError(f"{where}: index {i!r} is not an integer")
                 for key, values in zip(SNAP_KEYS[1:], lists[1:]):
-                    if not _is_number(values[k]):
-                        raise BundleError(f"{where}: {key}[{k}] {values[k]!r} is not a number")
+                    v = values[k]
+                    if not _is_number(v):
+                        raise BundleError(f"{where}: {key}[{k}] {v!r} is not a number")
+                    if isinstance(v, float) and not math.isfinite(v):
+                        raise BundleError(f"{where}: {key}[{k}] {v!r} is not a finite number")
+                    if abs(v) > FLOAT32_MAX:
+                        raise BundleError(f"{where}: {key}[{k}] {v!r} is outside the float32 range")
+                if not low[k] < high[k]:
+                    raise BundleError(f"{where}: low[{k}] {low[k]!r} is not below high[{k}] {high[k]!r}")
                 self._snaps.append((int(i), float(thr[k]), float(low[k]), float(high[k])))
 
     def __bool__(self) -> bool:
@@ -77,5 +91,6 @@ def _is_number(v: Any) -> bool:
 
 
 def _dump(value: Any) -> str:
-    """Compact JSON, as the C++ runtime prints it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON, as the C++ runtime prints it (line separators escaped: messages are one line)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")

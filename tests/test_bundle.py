@@ -93,13 +93,47 @@ def test_failed_build_leaves_nothing_and_keeps_the_old_bundle(tmp_path, tiny_bun
     assert sorted(p.name for p in dest.iterdir()) == before
 
 
+def _engine_entry(bundle_dir, onnx_sha256, data=b"plan bytes"):
+    from act_edge.bundle import sha256_file
+
+    (bundle_dir / "engines").mkdir(exist_ok=True)
+    (bundle_dir / "engines" / "x.engine").write_bytes(data)
+    key = {"trt_version": "10.3.0", "gpu_name": "Orin", "compute_capability": "8.7", "precision": "fp16",
+           "typing": "strong", "onnx_sha256": onnx_sha256, "max_batch": 4, "dla_core": None}
+    return {"path": "engines/x.engine", "sha256": sha256_file(bundle_dir / "engines" / "x.engine"),
+            "bytes": len(data), "key": key}
+
+
 def test_update_manifest_and_atomic_file_write(tiny_bundle, tmp_path):
     import shutil
 
     copy = tmp_path / "u.actedge"
     shutil.copytree(tiny_bundle, copy)
-    update_manifest(copy, lambda m: m["engines"].append({"path": "engines/x.engine"}))
-    assert load_bundle(copy).engines == [{"path": "engines/x.engine"}]
+    sha = load_bundle(copy).artifact("onnx_fp16")["sha256"]
+    entry = _engine_entry(copy, sha)
+    update_manifest(copy, lambda m: m["engines"].append(entry))
+    assert load_bundle(copy).engines == [entry]
     target = tmp_path / "f.bin"
     write_file_atomic(target, b"abc")
     assert target.read_bytes() == b"abc" and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("path", "/etc/passwd", r"engines\[0\]\.path: \"/etc/passwd\" is an absolute path"),
+    ("sha256", "abc", r"engines\[0\]\.sha256: expected a sha256"),
+    ("bytes", float("nan"), r"engines\[0\]\.bytes: expected a finite number, got NaN"),
+])
+def test_update_manifest_refuses_what_load_would_refuse(tiny_bundle, tmp_path, field, value, match):
+    """build-engine records engines with update_manifest: a record the reader would refuse is never written."""
+    import shutil
+
+    copy = tmp_path / "v.actedge"
+    shutil.copytree(tiny_bundle, copy)
+    entry = _engine_entry(copy, load_bundle(copy).artifact("onnx_fp16")["sha256"])
+    entry[field] = value
+    before = (copy / MANIFEST).read_bytes()
+    with pytest.raises(BundleError, match=match) as info:
+        update_manifest(copy, lambda m: m["engines"].append(entry))
+    assert "(not updated)" in str(info.value) and len(str(info.value).splitlines()) == 1
+    assert (copy / MANIFEST).read_bytes() == before
+    load_bundle(copy)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..bundle import ONNX_FP16, ONNX_FP32, Bundle
 from ..errors import ArgumentError, BackendUnavailable, BundleError
+from ..manifest_schema import check_graph_io
 from .base import Backend, allocate_io
 
 
@@ -77,6 +78,9 @@ class OnnxRuntimeBackend(Backend):
         if graph_inputs != set(self._inputs):
             raise BundleError(f"{path}: graph inputs {sorted(graph_inputs)} differ from the manifest's "
                               f"{sorted(self._inputs)}")
+        check_graph_io({"inputs": [(i.name, i.type, i.shape) for i in self._session.get_inputs()],
+                        "outputs": [(o.name, o.type, o.shape) for o in self._session.get_outputs()]},
+                       bundle.manifest["io"], str(path))
         self._output_name = bundle.manifest["io"]["outputs"][0]["name"]
         self._out_views = [self._output[:b] for b in range(max_batch + 1)]
         self._host_views = [{n: b[:k] for n, b in self._inputs.items()} for k in range(max_batch + 1)]

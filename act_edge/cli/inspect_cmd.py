@@ -56,7 +56,9 @@ def _bundle(args: argparse.Namespace) -> int:
         print(f"  model         {f['parameters'] / 1e6:.1f}M parameters, {f['gflops']:.1f} GFLOPs, {f['tokens']} tokens")
     par = m.get("parity", {}).get("onnx_fp32")
     if par:
-        print(f"  parity fp32   max |err| {par['max_abs_normalized']:.2e} normalized units (tol {par['tolerance']:g})")
+        err = f"max |err| {par['max_abs_normalized']:.2e}" if "max_abs_normalized" in par else "max |err| ?"
+        tol = f" (tol {par['tolerance']:g})" if "tolerance" in par else ""
+        print(f"  parity fp32   {err} normalized units{tol}")
     if "fp16_error" in m:
         e = m["fp16_error"]
         print(f"  fp16 error    max {e['max_abs_pct_range']:.3f}% / RMSE {e['rmse_pct_range']:.4f}% of range ({e['method'].split(',')[0]})")
