@@ -45,17 +45,13 @@ def check_runtime(spec: ActSpec, runtime: Any, origin: str) -> None:
     if isinstance(steps, bool) or not isinstance(steps, int):
         raise CheckpointError(f"{origin}: n_action_steps {steps!r} is not an integer")
     try:
-        if coeff is None:
-            ChunkQueue(spec.chunk_size, spec.action_dim, steps)
-            return
-        if isinstance(coeff, bool) or not isinstance(coeff, (int, float)) or not math.isfinite(coeff):
-            raise ValueError(f"temporal_ensemble_coeff must be a finite number or null, got {coeff!r}")
-        TemporalEnsemble(spec.chunk_size, spec.action_dim, coeff)
+        ChunkQueue(spec.chunk_size, spec.action_dim, steps)  # (ignored by Policy.load while ensembling, still valid)
+        if coeff is not None:
+            if isinstance(coeff, bool) or not isinstance(coeff, (int, float)) or not math.isfinite(coeff):
+                raise ValueError(f"temporal_ensemble_coeff must be a finite number or null, got {coeff!r}")
+            TemporalEnsemble(spec.chunk_size, spec.action_dim, coeff)
     except ValueError as exc:
         raise CheckpointError(f"{origin}: {exc}") from None
-    if steps != 1:
-        raise CheckpointError(f"{origin}: temporal_ensemble_coeff {coeff} runs the model every step, so "
-                              f"n_action_steps must be 1, got {steps}")
 
 
 def check_tensors(sd: dict[str, Any], origin: str, names: dict[str, str] | None = None) -> None:

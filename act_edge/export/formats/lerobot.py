@@ -94,6 +94,7 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
     if cfg.get("type", "act") != "act":
         raise CheckpointError(f"{cfg_path}: policy type {cfg.get('type')!r}, not 'act'")
     config = _Config(cfg, cfg_path)
+    config.validate()  # every typed key, before the weights are read
     features, modes = _features(cfg, cfg_path)
     try:
         raw = load_file(str(weights_path))
@@ -284,6 +285,18 @@ class _Config:
 
     def __init__(self, cfg: dict, path: Path) -> None:
         self.cfg, self.path = cfg, path
+
+    def validate(self) -> None:
+        """Type and range of every key the loader reads (ranges against the weights come later)."""
+        for key, lo, hi in CONFIG_INTS:
+            self.int(key, lo, hi)
+        self.int("n_heads", 1, MAX_D_MODEL)
+        self.int("n_action_steps", 1, MAX_CHUNK)
+        for key in ("pre_norm", "replace_final_stride_with_dilation", "use_vae"):
+            self.bool(key, False)
+        for key in ("vision_backbone", "feedforward_activation", "type"):
+            self.str(key, "")
+        self.real("temporal_ensemble_coeff", None)
 
     def _get(self, key: str) -> Any:
         return self.cfg.get(key, _ABSENT)
