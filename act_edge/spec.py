@@ -84,6 +84,18 @@ def check_ordered(lo: tuple[float, ...], hi: tuple[float, ...], what_lo: str, wh
                          "(a min-max range needs min < max)")
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32(values: Any, what: str) -> None:
+    """The graph computes in float32: a derived constant beyond its range would turn actions into inf/NaN."""
+    flat = np.abs(np.asarray(values, dtype=np.float64)).reshape(-1)
+    bad = np.flatnonzero(~(flat < _F32_MAX))
+    if bad.size:
+        raise ValueError(f"{what}[{bad[0]}] is {flat[bad[0]]:g}, beyond float32: the stats are degenerate "
+                         "(a std or range too small, or values too large)")
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -124,6 +136,9 @@ class Normalization:
             check_positive(self.std, "std")
         if self.min is not None and self.max is not None:
             check_ordered(self.min, self.max, "min", "max")
+        for label, values in (("scale", self.affine()[0]), ("shift", self.affine()[1]),
+                              ("inverse scale", self.inverse_affine()[0]), ("inverse shift", self.inverse_affine()[1])):
+            _check_float32(values, f"{self.mode} normalization {label}")
 
     def dim(self) -> int | None:
         """Length of the stats vectors, None for identity."""
@@ -188,6 +203,7 @@ class CameraSpec:
                 f"for {self.channels} channels"
             )
         check_positive(self.std, f"{what}: std")
+        _check_float32(1.0 / np.array(self.std), f"{what}: 1 / std")
         if self.channels == 4 and self.depth_range is None:
             raise ValueError(f"camera {self.name!r}: 4 channels (RGB-D) need depth_range")
         if self.depth_range is not None:

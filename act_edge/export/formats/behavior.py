@@ -155,8 +155,7 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
                               "does not hold: pass --stats FILE (.json or .npz with state_min, state_max, "
                               "action_min, action_max)")
     ranges = _read_ranges(Path(stats), arch.state_dim, arch.action_dim)
-    state_norm = Normalization("min_max", min=ranges["state_min"], max=ranges["state_max"])
-    action_norm = Normalization("min_max", min=ranges["action_min"], max=ranges["action_max"])
+    state_norm, action_norm = range_norms(ranges)
 
     try:
         spec = ActSpec(
@@ -237,6 +236,15 @@ def _indices(value: Any, what: str, action_dim: int) -> list[int]:
     if len(set(idx)) != len(idx):
         raise CheckpointError(f"{what} {idx} lists an index twice")
     return idx
+
+
+def range_norms(ranges: dict[str, Any]) -> tuple[Normalization, Normalization]:
+    """(state, action) min-max normalizations from `_read_ranges` output."""
+    try:
+        return (Normalization("min_max", min=ranges["state_min"], max=ranges["state_max"]),
+                Normalization("min_max", min=ranges["action_min"], max=ranges["action_max"]))
+    except ValueError as exc:  # finite ranges whose float32 constants overflow
+        raise CheckpointError(f"{ranges['path']}: {exc}") from None
 
 
 def _read_ranges(path: Path, state_dim: int, action_dim: int) -> dict[str, Any]:

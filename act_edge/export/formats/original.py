@@ -146,5 +146,8 @@ def _read_stats(path: Path, state_dim: int, action_dim: int, origin: dict[str, s
             check_std(arr, key, path)
         values[key] = arr
     # (x - mean) / std with the stored std (already clipped >= 1e-2 by the original); eps 0.
-    return (Normalization("mean_std", mean=values["qpos_mean"], std=values["qpos_std"]),
-            Normalization("mean_std", mean=values["action_mean"], std=values["action_std"]))
+    try:
+        return (Normalization("mean_std", mean=values["qpos_mean"], std=values["qpos_std"]),
+                Normalization("mean_std", mean=values["action_mean"], std=values["action_std"]))
+    except ValueError as exc:  # finite stats whose float32 constants overflow
+        raise CheckpointError(f"{path}: {exc}") from None
