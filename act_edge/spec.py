@@ -1,4 +1,6 @@
-"""ActSpec: the architecture and I/O contract of one ACT inference graph (JSON-serializable)."""
+"""ActSpec: the architecture and I/O contract of one ACT inference graph (JSON-serializable). Every field
+is type- and range-checked on construction (ValueError, one line quoting the value): bools are not ints,
+numbers are finite, a std is > 0, a min-max range has min < max, sizes are bounded (MAX_*)."""
 
 from __future__ import annotations
 
@@ -193,8 +195,7 @@ class CameraSpec:
         what = f"camera {self.name!r}"
         object.__setattr__(self, "height", check_int(self.height, f"{what}: height", 1, MAX_IMAGE_SIDE))
         object.__setattr__(self, "width", check_int(self.width, f"{what}: width", 1, MAX_IMAGE_SIDE))
-        if isinstance(self.channels, bool) or self.channels not in (3, 4):
-            raise ValueError(f"{what}: channels must be 3 or 4, got {self.channels!r}")
+        object.__setattr__(self, "channels", check_int(self.channels, f"{what}: channels (3 RGB, 4 RGB-D)", 3, 4))
         object.__setattr__(self, "mean", real_vector(self.mean, f"{what}: mean"))
         object.__setattr__(self, "std", real_vector(self.std, f"{what}: std"))
         if len(self.mean) != self.channels or len(self.std) != self.channels:

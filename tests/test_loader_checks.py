@@ -230,6 +230,8 @@ def _spec(**kw):
     (lambda: CameraSpec("a", "48", 64), "'48'"),
     (lambda: CameraSpec("", 48, 64), "''"),
     (lambda: CameraSpec("a", 48, 64, std=(0.2, 0.0, 0.2)), "std[1] is 0"),
+    (lambda: CameraSpec("a", 48, 64, channels=3.0), "3.0"),
+    (lambda: CameraSpec("a", 48, 64, std=(1e-39, 0.2, 0.2)), "beyond float32"),
     (lambda: CameraSpec("a", 48, 64, mean=(0.5, math.nan, 0.5)), "mean[1] is nan"),
     (lambda: CameraSpec("a", 48, 64, channels=4, mean=(0.5,) * 4, std=(0.2,) * 4, depth_range=(5.0, 1.0)),
      "[5.0, 1.0]"),
@@ -436,3 +438,26 @@ def test_gripper_indices_in_stats_file(behavior, tmp_path):
 
 def test_heads_option_refuses_floats(original):
     _refused("4.0", load_checkpoint, original["dir"], cameras=["top", "left_wrist"], image_size="64x96", heads=4.0)
+
+
+# --- the CLI: exit 2, one line, nothing written ----------------------------------------------------
+
+def test_cli_refuses_zero_std_export_and_huge_image_inspect(original, lerobot, tmp_path):
+    from conftest import run_cli
+
+    stats = {k: v.copy() for k, v in original["stats"].items()}
+    stats["action_std"][:] = 0.0
+    _write_stats(original["dir"] / "dataset_stats.pkl", stats)
+    out = tmp_path / "zero.actedge"
+    res = run_cli("export", str(original["dir"]), "-o", str(out), "--cameras", "top,left_wrist",
+                  "--image-size", "64x96", "--heads", "4")
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "action_std[0] is 0" in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert not out.exists()
+
+    p = lerobot["dir"] / "config.json"
+    cfg = json.loads(p.read_text())
+    cfg["input_features"]["observation.images.top"]["shape"] = [3, 100000, 100000]
+    p.write_text(json.dumps(cfg))
+    res = run_cli("inspect", str(lerobot["dir"]))
+    assert res.returncode == 2 and "100000" in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
