@@ -461,3 +461,11 @@ def test_cli_refuses_zero_std_export_and_huge_image_inspect(original, lerobot, t
     p.write_text(json.dumps(cfg))
     res = run_cli("inspect", str(lerobot["dir"]))
     assert res.returncode == 2 and "100000" in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def test_weight_of_the_wrong_rank_is_one_line(original):
+    sd = torch.load(original["ckpt"], weights_only=True)
+    key = "model.action_head.weight"
+    sd[key] = sd[key].reshape(-1)  # 1-D: reading the architecture indexed shape[1]
+    torch.save(sd, original["ckpt"])
+    _refused(key, load_checkpoint, original["dir"], cameras=["top", "left_wrist"], image_size="64x96", heads=4)

@@ -148,9 +148,15 @@ def read_architecture(sd: dict[str, torch.Tensor], origin: str, names: dict[str,
     """Architecture from canonical weight shapes. `names` maps canonical -> source key for messages."""
     names = names or {}
 
+    ndim = {"action_head.weight": 2, "encoder.layers.0.linear1.weight": 2, "query_pos": 2, "state_proj.weight": 2,
+            "env_state_proj.weight": 2, "backbone.conv1.weight": 4, "img_proj.weight": 4, "pos_1d": 2}
+
     def need(key: str) -> torch.Tensor:
         if key not in sd:
             raise CheckpointError(f"{origin}: weight {names.get(key, key)} is missing")
+        if sd[key].dim() != ndim[key]:  # the sizes below index these dimensions
+            raise CheckpointError(f"{origin}: weight {names.get(key, key)} has shape {list(sd[key].shape)}, "
+                                  f"expected {ndim[key]} dimensions")
         return sd[key]
 
     d = need("action_head.weight").shape[1]
@@ -174,7 +180,7 @@ def read_architecture(sd: dict[str, torch.Tensor], origin: str, names: dict[str,
         d_model=d, dim_feedforward=ff, n_encoder_layers=len(enc), n_decoder_layers=len(dec),
         pre_norm="encoder.norm.weight" in sd, chunk_size=need("query_pos").shape[0],
         state_dim=need("state_proj.weight").shape[1], action_dim=need("action_head.weight").shape[0],
-        env_state_dim=sd["env_state_proj.weight"].shape[1] if "env_state_proj.weight" in sd else 0,
+        env_state_dim=need("env_state_proj.weight").shape[1] if "env_state_proj.weight" in sd else 0,
         backbone=backbone, in_channels=conv1.shape[1], backbone_channels=proj.shape[1],
         n_1d_tokens=need("pos_1d").shape[0],
     )
