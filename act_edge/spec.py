@@ -1,9 +1,12 @@
-"""ActSpec: the architecture and I/O contract of one ACT inference graph (JSON-serializable)."""
+"""ActSpec: the architecture and I/O contract of one ACT inference graph (JSON-serializable). Every field
+is type- and range-checked on construction (ValueError, one line quoting the value): bools are not ints,
+numbers are finite, a std is > 0, a min-max range has min < max, sizes are bounded (MAX_*)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +22,85 @@ BACKBONES = {  # name -> (block type, blocks per stage, output channels)
 }
 NORM_MODES = ("mean_std", "min_max", "identity")
 ACTIVATIONS = ("relu", "gelu")
+EVAL_STEPS = ("center_crop", "resize")
+
+# Upper bounds: far above any ACT checkpoint, low enough that nothing a file claims allocates unbounded memory.
+MAX_IMAGE_SIDE = 4096  # pixels, height and width
+MAX_CAMERAS = 16
+MAX_VECTOR_DIM = 4096  # state, env state, action
+MAX_CHUNK = 4096
+MAX_D_MODEL = 8192
+MAX_FEEDFORWARD = 65536
+MAX_LAYERS = 64
+
+
+def check_int(value: Any, what: str, lo: int, hi: int) -> int:
+    """`value` as an int in lo..hi; ValueError quoting it otherwise (bools and floats are not ints)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        raise ValueError(f"{what} must be an integer in {lo}..{hi}, got {value!r}")
+    return int(value)
+
+
+def check_real(value: Any, what: str, lo: float = -math.inf) -> float:
+    """`value` as a finite float >= lo; ValueError quoting it otherwise (bools and strings are not numbers)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or not value >= lo:
+        bound = "" if lo == -math.inf else f" >= {lo:g}"
+        raise ValueError(f"{what} must be a finite number{bound}, got {value!r}")
+    return float(value)
+
+
+def real_vector(value: Any, what: str) -> tuple[float, ...]:
+    """A non-empty vector of finite numbers (any shape, flattened); ValueError naming the first bad index."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{what} is not an array of numbers (ragged or mixed: {_short(value)})") from None
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{what} must hold numbers, got {arr.dtype} values ({_short(value)})")
+    flat = arr.astype(np.float64).reshape(-1)
+    if flat.size == 0:
+        raise ValueError(f"{what} is empty")
+    bad = np.flatnonzero(~np.isfinite(flat))
+    if bad.size:
+        raise ValueError(f"{what}[{bad[0]}] is {flat[bad[0]]}: every value must be finite")
+    return tuple(float(v) for v in flat)
+
+
+def check_positive(values: tuple[float, ...], what: str) -> None:
+    """Every value > 0 (a std); ValueError naming the first index that is not."""
+    bad = [i for i, v in enumerate(values) if not v > 0]
+    if bad:
+        raise ValueError(f"{what}[{bad[0]}] is {values[bad[0]]:g}: a std must be > 0 "
+                         f"({len(bad)} of {len(values)} values are not)")
+
+
+def check_ordered(lo: tuple[float, ...], hi: tuple[float, ...], what_lo: str, what_hi: str) -> None:
+    """lo < hi elementwise (a min-max range); ValueError naming the first index where it is not."""
+    if len(lo) != len(hi):
+        raise ValueError(f"{what_lo} has {len(lo)} values but {what_hi} has {len(hi)}")
+    bad = [i for i, (a, b) in enumerate(zip(lo, hi)) if not a < b]
+    if bad:
+        i = bad[0]
+        raise ValueError(f"{what_hi}[{i}] = {hi[i]:g} is not above {what_lo}[{i}] = {lo[i]:g} "
+                         "(a min-max range needs min < max)")
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32(values: Any, what: str) -> None:
+    """The graph computes in float32: a derived constant beyond its range would turn actions into inf/NaN."""
+    flat = np.abs(np.asarray(values, dtype=np.float64)).reshape(-1)
+    bad = np.flatnonzero(~(flat < _F32_MAX))
+    if bad.size:
+        raise ValueError(f"{what}[{bad[0]}] is {flat[bad[0]]:g}, beyond float32: the stats are degenerate "
+                         "(a std or range too small, or values too large)")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @dataclass(frozen=True)
@@ -39,8 +121,9 @@ class Normalization:
     eps: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.mode not in NORM_MODES:
+        if not isinstance(self.mode, str) or self.mode not in NORM_MODES:
             raise ValueError(f"normalization mode {self.mode!r} is not one of {NORM_MODES}")
+        object.__setattr__(self, "eps", check_real(self.eps, "eps", lo=0.0))
         need = {"mean_std": ("mean", "std"), "min_max": ("min", "max"), "identity": ()}[self.mode]
         for name in need:
             if getattr(self, name) is None:
@@ -48,7 +131,16 @@ class Normalization:
         for name in ("mean", "std", "min", "max"):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, tuple(float(v) for v in np.asarray(value).reshape(-1)))
+                object.__setattr__(self, name, real_vector(value, name))
+        if self.mean is not None and self.std is not None and len(self.mean) != len(self.std):
+            raise ValueError(f"mean has {len(self.mean)} values but std has {len(self.std)}")
+        if self.std is not None:
+            check_positive(self.std, "std")
+        if self.min is not None and self.max is not None:
+            check_ordered(self.min, self.max, "min", "max")
+        for label, values in (("scale", self.affine()[0]), ("shift", self.affine()[1]),
+                              ("inverse scale", self.inverse_affine()[0]), ("inverse shift", self.inverse_affine()[1])):
+            _check_float32(values, f"{self.mode} normalization {label}")
 
     def dim(self) -> int | None:
         """Length of the stats vectors, None for identity."""
@@ -98,23 +190,60 @@ class CameraSpec:
     eval_transform: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        if self.channels not in (3, 4):
-            raise ValueError(f"camera {self.name!r}: channels must be 3 or 4, got {self.channels}")
-        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
-        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"camera name must be a non-empty string, got {self.name!r}")
+        what = f"camera {self.name!r}"
+        object.__setattr__(self, "height", check_int(self.height, f"{what}: height", 1, MAX_IMAGE_SIDE))
+        object.__setattr__(self, "width", check_int(self.width, f"{what}: width", 1, MAX_IMAGE_SIDE))
+        object.__setattr__(self, "channels", check_int(self.channels, f"{what}: channels (3 RGB, 4 RGB-D)", 3, 4))
+        object.__setattr__(self, "mean", real_vector(self.mean, f"{what}: mean"))
+        object.__setattr__(self, "std", real_vector(self.std, f"{what}: std"))
         if len(self.mean) != self.channels or len(self.std) != self.channels:
             raise ValueError(
                 f"camera {self.name!r}: mean/std have {len(self.mean)}/{len(self.std)} values "
                 f"for {self.channels} channels"
             )
+        check_positive(self.std, f"{what}: std")
+        _check_float32(1.0 / np.array(self.std), f"{what}: 1 / std")
         if self.channels == 4 and self.depth_range is None:
             raise ValueError(f"camera {self.name!r}: 4 channels (RGB-D) need depth_range")
         if self.depth_range is not None:
-            object.__setattr__(self, "depth_range", tuple(float(v) for v in self.depth_range))
+            rng = real_vector(self.depth_range, f"{what}: depth_range")
+            if len(rng) != 2 or not 0 <= rng[0] < rng[1]:
+                raise ValueError(f"{what}: depth_range must be [near, far] metres with 0 <= near < far, "
+                                 f"got {list(rng)}")
+            object.__setattr__(self, "depth_range", rng)
+        if self.eval_transform is not None:
+            _check_eval_transform(self.eval_transform, f"{what}: eval_transform")
 
     @property
     def resolution(self) -> tuple[int, int]:
         return (self.height, self.width)
+
+
+def _check_eval_transform(t: Any, what: str) -> None:
+    """{"steps": [[center_crop|resize, [h, w]], ...], "output_size": [h, w]}, sizes in 1..MAX_IMAGE_SIDE."""
+    if not isinstance(t, dict):
+        raise ValueError(f"{what} must be a mapping, got {_short(t)}")
+    unknown = sorted(map(str, set(t) - {"steps", "output_size"}))
+    if unknown:
+        raise ValueError(f"{what}: unknown keys {unknown} (known: steps, output_size)")
+
+    def size(v: Any, where: str) -> None:
+        if not isinstance(v, (list, tuple)) or len(v) != 2:
+            raise ValueError(f"{where} must be [h, w], got {_short(v)}")
+        for x in v:
+            check_int(x, where, 1, MAX_IMAGE_SIDE)
+
+    steps = t.get("steps", [])
+    if not isinstance(steps, (list, tuple)):
+        raise ValueError(f"{what}.steps must be a list, got {_short(steps)}")
+    for i, step in enumerate(steps):
+        if not isinstance(step, (list, tuple)) or len(step) != 2 or step[0] not in EVAL_STEPS:
+            raise ValueError(f"{what}.steps[{i}] must be [one of {list(EVAL_STEPS)}, [h, w]], got {_short(step)}")
+        size(step[1], f"{what}.steps[{i}] size")
+    if "output_size" in t:
+        size(t["output_size"], f"{what}.output_size")
 
 
 @dataclass(frozen=True)
@@ -153,31 +282,50 @@ class ActSpec:
     name: str = "act"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.cameras, (list, tuple)):
+            raise ValueError(f"cameras must be a list of cameras, got {_short(self.cameras)}")
         object.__setattr__(self, "cameras", tuple(self.cameras))
         if not self.cameras:
             raise ValueError("an ACT spec needs at least one camera")
+        if len(self.cameras) > MAX_CAMERAS:
+            raise ValueError(f"{len(self.cameras)} cameras: at most {MAX_CAMERAS} are supported")
+        bad = [i for i, c in enumerate(self.cameras) if not isinstance(c, CameraSpec)]
+        if bad:
+            raise ValueError(f"cameras[{bad[0]}] is a {type(self.cameras[bad[0]]).__name__}, not a CameraSpec")
         names = [c.name for c in self.cameras]
         if len(set(names)) != len(names):
             raise ValueError(f"camera names must be unique, got {names}")
-        if self.backbone not in BACKBONES:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        for key, lo, hi in (("state_dim", 1, MAX_VECTOR_DIM), ("action_dim", 1, MAX_VECTOR_DIM),
+                            ("env_state_dim", 0, MAX_VECTOR_DIM), ("chunk_size", 1, MAX_CHUNK),
+                            ("d_model", 1, MAX_D_MODEL), ("n_heads", 1, MAX_D_MODEL),
+                            ("dim_feedforward", 1, MAX_FEEDFORWARD), ("n_encoder_layers", 1, MAX_LAYERS),
+                            ("n_decoder_layers", 1, MAX_LAYERS)):
+            object.__setattr__(self, key, check_int(getattr(self, key), key, lo, hi))
+        for key in ("pre_norm", "dilation"):
+            if not isinstance(getattr(self, key), (bool, np.bool_)):
+                raise ValueError(f"{key} must be true or false, got {getattr(self, key)!r}")
+            object.__setattr__(self, key, bool(getattr(self, key)))
+        if not isinstance(self.backbone, str) or self.backbone not in BACKBONES:
             raise ValueError(f"backbone {self.backbone!r} is not one of {sorted(BACKBONES)}")
         if self.dilation and BACKBONES[self.backbone][0] == "basic":
             raise ValueError(
                 f"dilation=True with {self.backbone}: torchvision's BasicBlock does not support "
                 "dilation, so no source implementation can have trained this; use resnet50"
             )
-        if self.activation not in ACTIVATIONS:
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise ValueError(f"activation {self.activation!r} is not one of {ACTIVATIONS}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if self.d_model % 4:
             raise ValueError(f"d_model {self.d_model} must be a multiple of 4 (2D sine embedding: sin/cos per axis)")
-        for name in ("state_dim", "action_dim", "chunk_size", "n_encoder_layers", "n_decoder_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name, dim in (("state_norm", self.state_dim), ("action_norm", self.action_dim),
                           ("env_state_norm", self.env_state_dim)):
-            got = getattr(self, name).dim()
+            norm = getattr(self, name)
+            if not isinstance(norm, Normalization):
+                raise ValueError(f"{name} is a {type(norm).__name__}, not a Normalization")
+            got = norm.dim()
             if got is not None and got != dim:
                 raise ValueError(f"{name} has {got} values but the dimension is {dim}")
         if any(c.channels == 4 for c in self.cameras) and not all(c.channels == 4 for c in self.cameras):
@@ -249,24 +397,46 @@ class ActSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ActSpec":
+        """Build from `to_dict()` output; ValueError (one line, naming the field) for anything malformed."""
+        if not isinstance(data, dict):
+            raise ValueError(f"spec must be a mapping, got {_short(data)}")
         data = dict(data)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown ActSpec fields: {unknown}")
-        data["cameras"] = tuple(CameraSpec(**_tuples(c)) for c in data["cameras"])
+        if not isinstance(data.get("cameras"), list):
+            raise ValueError(f"spec.cameras must be a list of camera mappings, got {_short(data.get('cameras'))}")
+        data["cameras"] = tuple(_build(CameraSpec, _tuples(c) if isinstance(c, dict) else c, f"cameras[{i}]")
+                                for i, c in enumerate(data["cameras"]))
         for key in ("state_norm", "env_state_norm", "action_norm"):
             if key in data:
-                data[key] = Normalization(**data[key])
-        return cls(**data)
+                data[key] = _build(Normalization, data[key], key)
+        return _build(cls, data, "spec")
 
     @classmethod
     def from_json(cls, text: str) -> "ActSpec":
         return cls.from_dict(json.loads(text))
 
 
+def _build(cls: type, data: Any, what: str) -> Any:
+    """cls(**data) with unknown, missing and malformed fields reported as one ValueError line."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} must be a mapping, got {_short(data)}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(map(str, set(data) - set(fields)))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields in {what}: {unknown}")
+    missing = [n for n, f in fields.items() if n not in data and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ValueError(f"{what} is missing {missing}")
+    try:
+        return cls(**data)
+    except ValueError as exc:
+        if what == "spec":
+            raise
+        raise ValueError(f"{what}: {exc}") from None
+
+
 def _tuples(cam: dict[str, Any]) -> dict[str, Any]:
     cam = dict(cam)
-    if cam.get("depth_range") is not None:
+    if isinstance(cam.get("depth_range"), list):
         cam["depth_range"] = tuple(cam["depth_range"])
     return cam

@@ -15,9 +15,10 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..spec import MAX_IMAGE_SIDE  # the spec's own bound: a size the parser passes is one ActSpec accepts
+
 SEED_MAX = 2**32 - 1
 MAX_BATCH = 1024  # largest batch a bundle may be declared for (buffers are allocated for it)
-MAX_IMAGE_SIDE = 8192
 
 
 def integer(lo: int, hi: int | None = None) -> Callable[[str], int]:

@@ -65,5 +65,7 @@ def compare(spec: ActSpec, reference: np.ndarray, candidate: np.ndarray) -> dict
         "per_dim_max_abs_pct_range": [round(float(v), 6) for v in per_dim_max / rng * 100],
         "per_dim_rmse_pct_range": [round(float(v), 6) for v in per_dim_rmse / rng * 100],
         "range_definition": rng_def,
-        "finite": bool(np.isfinite(candidate).all()),
+        # both sides and every figure: a NaN figure compares False with any tolerance, so it must not pass
+        "finite": bool(np.isfinite(candidate).all() and np.isfinite(reference).all()
+                       and np.isfinite(diff / unit).all() and np.isfinite(per_dim_max / rng).all()),
     }

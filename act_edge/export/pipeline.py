@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import platform
 from pathlib import Path
@@ -15,8 +16,8 @@ from .. import __version__
 from ..bundle import (ONNX_FP16, ONNX_FP32, PARITY_INPUTS, artifact_entry, io_description,
                       write_bundle_atomic)
 from ..bundle_dest import check_destination
-from ..errors import ParityError
-from .checkpoint import LoadedCheckpoint, build_model
+from ..errors import ActEdgeError, ParityError
+from .checkpoint import LoadedCheckpoint, build_model, check_runtime
 from .onnx_export import MIN_OPSET, export_onnx
 from .onnx_runner import run_onnx
 from .parity import compare, random_inputs
@@ -25,6 +26,7 @@ from .stats import model_figures
 PARITY_TOLERANCE = 5e-5  # max abs error, normalized action units, fp32 ONNX vs torch
 PARITY_BATCHES = (1, 3)
 PARITY_SEED = 20240
+FIGURES = ("max_abs", "max_abs_normalized", "max_abs_pct_range", "rmse_pct_range")  # from parity.compare
 
 
 def export_bundle(ckpt: LoadedCheckpoint, dest: str | Path, *, fp16: bool = False, opset: int = MIN_OPSET,
@@ -35,7 +37,10 @@ def export_bundle(ckpt: LoadedCheckpoint, dest: str | Path, *, fp16: bool = Fals
     `dest` follows the output rules of act_edge.bundle_dest (a new path or a previous bundle; `force`:
     also an empty directory or a damaged bundle); it may not contain the source checkpoint.
     """
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 < tolerance < math.inf:
+        raise ActEdgeError(f"parity tolerance must be a finite number > 0, got {tolerance!r}")
     spec = ckpt.spec
+    check_runtime(spec, ckpt.runtime, str(ckpt.source.get("path", "checkpoint")))
     protect = source_paths(ckpt.source)
     check_destination(dest, force=force, protect=protect)  # before minutes of work
     model = build_model(ckpt)
@@ -85,7 +90,7 @@ def _fp32_parity(model, onnx_path: Path, tolerance: float) -> tuple[dict[str, An
         err = compare(spec, ref, got)
         if worst is None or err["max_abs_normalized"] > worst["max_abs_normalized"]:
             worst = err
-        if not err["finite"] or err["max_abs_normalized"] > tolerance:
+        if not err["finite"] or not err["max_abs_normalized"] <= tolerance:  # NaN fails too
             raise ParityError(
                 f"fp32 ONNX differs from the torch model by {err['max_abs_normalized']:.3g} normalized action "
                 f"units at batch {batch} (tolerance {tolerance:g})"
@@ -110,6 +115,8 @@ def _write_fp16(tmp: Path, spec) -> dict[str, Any]:
     err = compare(spec, ref, got)
     if not err["finite"]:
         raise ParityError("the fp16 ONNX produces non-finite actions (fp16 overflow); export without --fp16")
+    if not all(math.isfinite(err[k]) for k in FIGURES):  # never a bare NaN in the manifest
+        raise ParityError(f"fp16 error figures are not finite ({', '.join(f'{k} {err[k]}' for k in FIGURES)})")
     return {**err, "method": "onnxruntime CPUExecutionProvider, real fp16 kernels (proxy: GPU tensor cores "
                              "accumulate differently)", "reference": "fp32 ONNX", "batch": 3}
 

@@ -58,7 +58,7 @@ def error_metrics(got: np.ndarray, ref: np.ndarray, span: np.ndarray) -> dict[st
 
 def check_threshold(metrics: dict[str, Any], max_error_pct: float, what: str) -> None:
     """ParityError (engine refused) if the max error exceeds `max_error_pct` % of the action range."""
-    if not metrics["finite"] or metrics["max_abs_pct_range"] > max_error_pct:
+    if not metrics["finite"] or not metrics["max_abs_pct_range"] <= max_error_pct:  # a NaN limit or figure fails
         raise ParityError(
             f"{what}: max |error| {metrics['max_abs_pct_range']:.3g}% of the action range "
             f"(RMSE {metrics['rmse_pct_range']:.3g}%) exceeds {max_error_pct:g}%; engine not registered "

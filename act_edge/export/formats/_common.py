@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import torch
 
 from ...bundle import sha256_file
 from ...errors import CheckpointError
-from ...spec import BACKBONES
+from ...spec import BACKBONES, MAX_IMAGE_SIDE, check_int, check_ordered, check_positive, check_real, real_vector
 
 
 @dataclass
@@ -147,9 +148,15 @@ def read_architecture(sd: dict[str, torch.Tensor], origin: str, names: dict[str,
     """Architecture from canonical weight shapes. `names` maps canonical -> source key for messages."""
     names = names or {}
 
+    ndim = {"action_head.weight": 2, "encoder.layers.0.linear1.weight": 2, "query_pos": 2, "state_proj.weight": 2,
+            "env_state_proj.weight": 2, "backbone.conv1.weight": 4, "img_proj.weight": 4, "pos_1d": 2}
+
     def need(key: str) -> torch.Tensor:
         if key not in sd:
             raise CheckpointError(f"{origin}: weight {names.get(key, key)} is missing")
+        if sd[key].dim() != ndim[key]:  # the sizes below index these dimensions
+            raise CheckpointError(f"{origin}: weight {names.get(key, key)} has shape {list(sd[key].shape)}, "
+                                  f"expected {ndim[key]} dimensions")
         return sd[key]
 
     d = need("action_head.weight").shape[1]
@@ -173,7 +180,7 @@ def read_architecture(sd: dict[str, torch.Tensor], origin: str, names: dict[str,
         d_model=d, dim_feedforward=ff, n_encoder_layers=len(enc), n_decoder_layers=len(dec),
         pre_norm="encoder.norm.weight" in sd, chunk_size=need("query_pos").shape[0],
         state_dim=need("state_proj.weight").shape[1], action_dim=need("action_head.weight").shape[0],
-        env_state_dim=sd["env_state_proj.weight"].shape[1] if "env_state_proj.weight" in sd else 0,
+        env_state_dim=need("env_state_proj.weight").shape[1] if "env_state_proj.weight" in sd else 0,
         backbone=backbone, in_channels=conv1.shape[1], backbone_channels=proj.shape[1],
         n_1d_tokens=need("pos_1d").shape[0],
     )
@@ -199,17 +206,52 @@ def keep_decoder_layers(r: Renamed, used: int, reason: str) -> None:
         del r.origin[k]
 
 
-def to_float32(sd: dict[str, Any], origin: str) -> dict[str, torch.Tensor]:
-    out = {}
-    for k, v in sd.items():
-        if not isinstance(v, torch.Tensor):
-            raise CheckpointError(f"{origin}: entry {k} is a {type(v).__name__}, not a tensor")
-        out[k] = v.detach().to(torch.float32).contiguous()
-    return out
-
-
 def strip_prefix(sd: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in sd.items()}
+
+
+# --- normalization stats (every family, every file) ------------------------------------------------
+
+def stat_vector(value: Any, what: str, origin: Any, size: int | None = None) -> np.ndarray:
+    """A stats entry as float64 (flattened): numbers only, every value finite, `size` values if given."""
+    try:
+        vals = real_vector(value, what)
+    except ValueError as exc:
+        raise CheckpointError(f"{origin}: {exc}") from None
+    if size is not None and len(vals) != size:
+        raise CheckpointError(f"{origin}: {what} has {len(vals)} values, expected {size}")
+    return np.array(vals, dtype=np.float64)
+
+
+def check_std(std: np.ndarray, what: str, origin: Any) -> None:
+    """Every std > 0 (a zero std divides by zero; a negative one flips the sign), naming the index."""
+    try:
+        check_positive(tuple(float(v) for v in std), what)
+    except ValueError as exc:
+        raise CheckpointError(f"{origin}: {exc}") from None
+
+
+def check_min_max(lo: np.ndarray, hi: np.ndarray, what_lo: str, what_hi: str, origin: Any) -> None:
+    """min < max at every index (min-max normalization divides by max - min), naming the index."""
+    try:
+        check_ordered(tuple(map(float, lo)), tuple(map(float, hi)), what_lo, what_hi)
+    except ValueError as exc:
+        raise CheckpointError(f"{origin}: {exc}") from None
+
+
+def option_int(value: Any, what: str, lo: int, hi: int) -> int:
+    """A loader option / config value that must be an integer in lo..hi (no float or string coercion)."""
+    try:
+        return check_int(value, what, lo, hi)
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
+
+
+def option_real(value: Any, what: str, lo: float) -> float:
+    try:
+        return check_real(value, what, lo)
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
 
 
 def file_hashes(*paths: Path) -> dict[str, str]:
@@ -220,8 +262,8 @@ def file_hashes(*paths: Path) -> dict[str, str]:
 
 def parse_size(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(text))
-    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
-        raise CheckpointError(f"image size {text!r} is not HxW (e.g. 480x640)")
+    if not m or not all(1 <= int(v) <= MAX_IMAGE_SIDE for v in m.groups()):
+        raise CheckpointError(f"image size {text!r} is not HxW with sides in 1..{MAX_IMAGE_SIDE} (e.g. 480x640)")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -235,16 +277,29 @@ def camera_sizes(cameras: list[str], image_size: Any, default: tuple[int, int]) 
         missing = [c for c in cameras if c not in image_size]
         if missing:
             raise CheckpointError(f"--image-size gives no size for cameras {missing}")
-        return [tuple(parse_size(v) if isinstance(v, str) else v) for v in (image_size[c] for c in cameras)]
-    if isinstance(image_size, (tuple, list)) and len(image_size) == 2 and all(isinstance(v, int) for v in image_size):
-        return [tuple(image_size)] * len(cameras)  # type: ignore[list-item]
-    sizes = [tuple(parse_size(v) if isinstance(v, str) else v) for v in image_size]
+        return [_size(image_size[c]) for c in cameras]
+    if isinstance(image_size, (tuple, list)) and len(image_size) == 2 and not any(
+            isinstance(v, (str, list, tuple)) for v in image_size):
+        return [_size(image_size)] * len(cameras)
+    if not isinstance(image_size, (tuple, list)):
+        raise CheckpointError(f"--image-size {image_size!r}: give HxW, (H, W) or one per camera")
+    sizes = [_size(v) for v in image_size]
     if len(sizes) == 1:
-        return sizes * len(cameras)  # type: ignore[return-value]
+        return sizes * len(cameras)
     if len(sizes) != len(cameras):
         raise CheckpointError(f"--image-size lists {len(sizes)} sizes for {len(cameras)} cameras "
                               f"({', '.join(cameras)}): give one size, or one per camera")
-    return sizes  # type: ignore[return-value]
+    return sizes
+
+
+def _size(value: Any) -> tuple[int, int]:
+    """"HxW" or (H, W) of integers in 1..MAX_IMAGE_SIDE."""
+    if isinstance(value, str):
+        return parse_size(value)
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise CheckpointError(f"image size {value!r} is not HxW or (H, W)")
+    return (option_int(value[0], f"image size {list(value)}: height", 1, MAX_IMAGE_SIDE),
+            option_int(value[1], f"image size {list(value)}: width", 1, MAX_IMAGE_SIDE))
 
 
 def camera_list(value: Any, default: list[str]) -> list[str]:

@@ -18,11 +18,11 @@ import numpy as np
 
 from ...errors import CheckpointError
 from ...spec import ActSpec, CameraSpec, Normalization
-from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
+from ..checkpoint import LoadedCheckpoint, check_state_dict, check_tensors, default_runtime, to_float32
 from ..safe_pickle import load_plain_pickle, load_torch_checkpoint, resolve_interpolations, to_plain
-from ._common import (CVAE_REASON, DETR_RULES, NUM_BATCHES_TRACKED, camera_list, camera_sizes, check_shapes,
-                      file_hashes, fold_latent, keep_decoder_layers, read_architecture, rename, restore_names,
-                      to_float32, torch_zip_pickle)
+from ._common import (CVAE_REASON, DETR_RULES, NUM_BATCHES_TRACKED, camera_list, camera_sizes, check_min_max,
+                      check_shapes, file_hashes, fold_latent, keep_decoder_layers, option_int, read_architecture,
+                      rename, restore_names, stat_vector, torch_zip_pickle)
 
 NAME = "behavior"
 DESCRIPTION = "BEHAVIOR-1K il_lib ACT Lightning checkpoint (*.pth with state_dict + hyper_parameters), RGB-D"
@@ -89,8 +89,9 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
     if per_view:
         raise CheckpointError(f"{origin}: one backbone per view ({', '.join(per_view)}; use_shared_backbone: false) "
                               "is not supported: act-edge runs one shared backbone")
-    r = rename(to_float32(source, origin), RULES, DROPS, origin)
+    r = rename(source, RULES, DROPS, origin)
     restore_names(r, {k[len(prefix):]: k for k in raw})
+    check_tensors(r.state_dict, origin, r.origin)  # dtype and storage size, before any copy
     fold_latent(r, prefix + "latent_out_proj.weight")
     arch = read_architecture(r.state_dict, origin, r.origin)
     notes: list[str] = []
@@ -108,12 +109,18 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
         raise CheckpointError(f"{origin}: additional_pos_embed has {arch.n_1d_tokens} rows, expected 2")
 
     hp_heads = hp.get("n_heads")
-    if heads and hp_heads and int(heads) != int(hp_heads):
+    if hp_heads is not None:
+        hp_heads = option_int(hp_heads, f"{origin}: hyper_parameters.n_heads", 1, arch.d_model)
+    if heads is not None:
+        heads = option_int(heads, "--heads", 1, arch.d_model)
+    if heads and hp_heads and heads != hp_heads:
         raise CheckpointError(f"--heads {heads} contradicts hyper_parameters.n_heads {hp_heads}")
-    n_heads = int(hp_heads or heads or 8)
+    n_heads = hp_heads or heads or 8
     if not hp_heads:
         notes.append(f"n_heads not in hyper_parameters: using {n_heads}")
 
+    if decoder_output is not None and not isinstance(decoder_output, str):
+        raise CheckpointError(f"--decoder-output {decoder_output!r}: use 'last' (hs[-1]) or 'first' (hs[0])")
     output = (decoder_output or "last").lower()
     if output not in ("last", "first"):
         raise CheckpointError(f"--decoder-output {decoder_output!r}: use 'last' (hs[-1]) or 'first' (hs[0])")
@@ -137,16 +144,18 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
             raise CheckpointError(f"camera {c}: {h}x{w} is smaller than il_lib's {CROP}x{CROP} eval crop")
     transform = {"steps": [["center_crop", [CROP, CROP]], ["resize", [RESIZE_SHORT, RESIZE_SHORT]],
                            ["center_crop", [CROP, CROP]]], "output_size": [CROP, CROP]}
-    spec_cams = tuple(CameraSpec(c, h, w, channels=4, mean=RGBD_MEAN, std=RGBD_STD, depth_range=DEPTH_RANGE,
-                                 eval_transform=transform) for c, (h, w) in zip(cams, sizes))
+    try:
+        spec_cams = tuple(CameraSpec(c, h, w, channels=4, mean=RGBD_MEAN, std=RGBD_STD, depth_range=DEPTH_RANGE,
+                                     eval_transform=transform) for c, (h, w) in zip(cams, sizes))
+    except ValueError as exc:
+        raise CheckpointError(f"{origin}: {exc}") from None
 
     if not stats:
         raise CheckpointError(f"{origin}: il_lib normalizes state and actions with joint ranges that the checkpoint "
                               "does not hold: pass --stats FILE (.json or .npz with state_min, state_max, "
                               "action_min, action_max)")
     ranges = _read_ranges(Path(stats), arch.state_dim, arch.action_dim)
-    state_norm = Normalization("min_max", min=ranges["state_min"], max=ranges["state_max"])
-    action_norm = Normalization("min_max", min=ranges["action_min"], max=ranges["action_max"])
+    state_norm, action_norm = range_norms(ranges)
 
     try:
         spec = ActSpec(
@@ -160,8 +169,12 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
         raise CheckpointError(f"{origin}: {exc}") from None
     check_shapes(spec, r, origin)
     check_state_dict(spec, r.state_dict, origin)
+    r.state_dict = to_float32(r.state_dict, origin, r.origin)  # sizes checked against the spec first
 
     coeff = temporal_ensemble_coeff
+    if not isinstance(hp.get("temporal_ensemble", True), bool):
+        raise CheckpointError(f"{origin}: hyper_parameters.temporal_ensemble is {hp['temporal_ensemble']!r}, "
+                              "expected true or false")
     if coeff is None and hp.get("temporal_ensemble", True):
         coeff = 0.01  # il_lib: k = 0.01 when temporal_ensemble is on (the default)
     runtime = default_runtime(spec, coeff, 1 if coeff is not None else n_action_steps)
@@ -185,10 +198,10 @@ def snap_gripper_step(indices: list[int], action_norm: Normalization) -> dict[st
 
 def _gripper_indices(option: Any, ranges: dict, hp: dict, action_dim: int, notes: list[str]) -> list[int]:
     if option is not None:
-        idx = [int(i) for i in option]
+        idx = _indices(option, "gripper_indices option", action_dim)
         src = "option"
     elif ranges.get("gripper_indices") is not None:
-        idx = [int(i) for i in np.asarray(ranges["gripper_indices"]).reshape(-1)]
+        idx = _indices(ranges["gripper_indices"], f"{ranges['path']}: gripper_indices", action_dim)
         src = "stats file"
     else:
         keys = hp.get("action_keys")
@@ -211,6 +224,29 @@ def _gripper_indices(option: Any, ranges: dict, hp: dict, action_dim: int, notes
     return idx
 
 
+def _indices(value: Any, what: str, action_dim: int) -> list[int]:
+    """A list of distinct integer action indices in 0..action_dim-1 (3.7 or "3" is refused, not truncated)."""
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise CheckpointError(f"{what} must be a flat list of integers, got an array of shape {list(value.shape)}")
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise CheckpointError(f"{what} must be a list of integers, got {value!r}")
+    idx = [option_int(i, f"{what}[{n}]", 0, action_dim - 1) for n, i in enumerate(value)]
+    if len(set(idx)) != len(idx):
+        raise CheckpointError(f"{what} {idx} lists an index twice")
+    return idx
+
+
+def range_norms(ranges: dict[str, Any]) -> tuple[Normalization, Normalization]:
+    """(state, action) min-max normalizations from `_read_ranges` output."""
+    try:
+        return (Normalization("min_max", min=ranges["state_min"], max=ranges["state_max"]),
+                Normalization("min_max", min=ranges["action_min"], max=ranges["action_max"]))
+    except ValueError as exc:  # finite ranges whose float32 constants overflow
+        raise CheckpointError(f"{ranges['path']}: {exc}") from None
+
+
 def _read_ranges(path: Path, state_dim: int, action_dim: int) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: stats file not found")
@@ -231,17 +267,15 @@ def _read_ranges(path: Path, state_dim: int, action_dim: int) -> dict[str, Any]:
         raise CheckpointError(f"{path}: stats must be .json, .npz or .pkl")
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a mapping of arrays")
-    out: dict[str, Any] = {"gripper_indices": data.get("gripper_indices")}
+    out: dict[str, Any] = {"gripper_indices": data.get("gripper_indices"), "path": path}
     for key, dim in (("state_min", state_dim), ("state_max", state_dim), ("action_min", action_dim), ("action_max", action_dim)):
         if key not in data:
             raise CheckpointError(f"{path}: no {key!r} (needs state_min, state_max, action_min, action_max)")
-        arr = np.asarray(data[key], dtype=np.float64).reshape(-1)
+        arr = stat_vector(data[key], key, path)
         if arr.size != dim:
             what = "prop_dim (input_proj_robot_state)" if key.startswith("state") else "action_dim (action_head)"
             raise CheckpointError(f"{path}: {key} has {arr.size} values, the weights' {what} is {dim}")
         out[key] = arr
     for kind in ("state", "action"):
-        if np.any(out[f"{kind}_max"] <= out[f"{kind}_min"]):
-            i = int(np.argmax(out[f"{kind}_max"] <= out[f"{kind}_min"]))
-            raise CheckpointError(f"{path}: {kind}_max[{i}] <= {kind}_min[{i}]")
+        check_min_max(out[f"{kind}_min"], out[f"{kind}_max"], f"{kind}_min", f"{kind}_max", path)
     return out

@@ -16,10 +16,13 @@ from typing import Any
 import numpy as np
 
 from ...errors import CheckpointError
-from ...spec import BACKBONES, ActSpec, CameraSpec, Normalization
-from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
-from ._common import (CVAE_REASON, NUM_BATCHES_TRACKED, camera_list, check_shapes, file_hashes, fold_latent,
-                      read_architecture, rename, restore_names, to_float32)
+from ...spec import (BACKBONES, MAX_CHUNK, MAX_D_MODEL, MAX_FEEDFORWARD, MAX_IMAGE_SIDE, MAX_LAYERS, MAX_VECTOR_DIM,
+                     ActSpec, CameraSpec, Normalization)
+from ..checkpoint import (LoadedCheckpoint, check_runtime, check_state_dict, check_tensors, default_runtime,
+                          to_float32)
+from ._common import (CVAE_REASON, NUM_BATCHES_TRACKED, camera_list, check_min_max, check_shapes, check_std,
+                      file_hashes, fold_latent, option_int, option_real, read_architecture, rename, restore_names,
+                      stat_vector)
 
 NAME = "lerobot"
 DESCRIPTION = "LeRobot ACT pretrained_model directory (config.json + model.safetensors [+ processor files])"
@@ -45,6 +48,10 @@ DROPS = [
     NUM_BATCHES_TRACKED,
 ]
 TYPES = ("VISUAL", "STATE", "ENV", "ACTION")
+# config.json integers checked against the weights: (key, lo, hi)
+CONFIG_INTS = (("dim_model", 1, MAX_D_MODEL), ("dim_feedforward", 1, MAX_FEEDFORWARD),
+               ("n_encoder_layers", 1, MAX_LAYERS), ("n_decoder_layers", 1, MAX_LAYERS), ("chunk_size", 1, MAX_CHUNK))
+_ABSENT = object()
 
 
 def find_dir(path: Path) -> Path | None:
@@ -82,8 +89,12 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
         cfg = json.loads(cfg_path.read_text())
     except ValueError as exc:
         raise CheckpointError(f"{cfg_path}: not valid JSON ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{cfg_path}: expected a JSON object, got {type(cfg).__name__}")
     if cfg.get("type", "act") != "act":
         raise CheckpointError(f"{cfg_path}: policy type {cfg.get('type')!r}, not 'act'")
+    config = _Config(cfg, cfg_path)
+    config.validate()  # every typed key, before the weights are read
     features, modes = _features(cfg, cfg_path)
     try:
         raw = load_file(str(weights_path))
@@ -98,8 +109,9 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
         raise CheckpointError(f"{origin}: keys outside 'model.' ({bad})")
     back = {k[len(prefix):]: k for k in model_keys}
     source = {**{k[len(prefix):]: v for k, v in model_keys.items()}, **legacy_stats}
-    r = rename(to_float32(source, origin), RULES, DROPS, origin)
+    r = rename(source, RULES, DROPS, origin)
     restore_names(r, back)
+    check_tensors(r.state_dict, origin, r.origin)  # dtype and storage size, before any copy
     fold_latent(r, prefix + "encoder_latent_input_proj.weight")
     arch = read_architecture(r.state_dict, origin, r.origin)
     notes: list[str] = []
@@ -108,13 +120,15 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
     cfg_dims = {"dim_model": arch.d_model, "dim_feedforward": arch.dim_feedforward,
                 "n_encoder_layers": arch.n_encoder_layers, "n_decoder_layers": arch.n_decoder_layers,
                 "chunk_size": arch.chunk_size}
-    for key, got in cfg_dims.items():
-        if key in cfg and int(cfg[key]) != got:
-            raise CheckpointError(f"{cfg_path}: {key} is {cfg[key]} but the weights have {got}")
-    if "pre_norm" in cfg and bool(cfg["pre_norm"]) != arch.pre_norm:
+    for key, lo, hi in CONFIG_INTS:
+        value = config.int(key, lo, hi)
+        if value is not None and value != cfg_dims[key]:
+            raise CheckpointError(f"{cfg_path}: {key} is {value} but the weights have {cfg_dims[key]}")
+    pre_norm = config.bool("pre_norm", arch.pre_norm)
+    if pre_norm != arch.pre_norm:
         raise CheckpointError(f"{cfg_path}: pre_norm is {cfg['pre_norm']} but the weights "
                               f"{'have' if arch.pre_norm else 'lack'} model.encoder.norm")
-    backbone = cfg.get("vision_backbone", arch.backbone)
+    backbone = config.str("vision_backbone", arch.backbone)
     if backbone not in BACKBONES:
         raise CheckpointError(f"{cfg_path}: vision_backbone {backbone!r} is not one of {sorted(BACKBONES)}")
     if backbone != arch.backbone:
@@ -152,6 +166,8 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
         need = ("mean", "std") if mode == "MEAN_STD" else ("min", "max")
         src = post_stats if features[key][0] == "ACTION" else stats
         vals = [_stat(src, key, s, features[key][1], stats_files) for s in need]
+        if mode == "MIN_MAX":
+            check_min_max(*vals, f"{key}.min", f"{key}.max", _where(stats_files))
         return Normalization(mode.lower(), **dict(zip(need, vals)), eps=norm_eps)
 
     cams = []
@@ -167,9 +183,14 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
             std = _stat(stats, key, "std", [3], stats_files) + norm_eps
         else:  # MIN_MAX: (x - min) / (max - min + eps) * 2 - 1 == (x - (min + r/2)) / (r/2), r = max - min + eps
             lo = _stat(stats, key, "min", [3], stats_files)
-            span = _stat(stats, key, "max", [3], stats_files) - lo + norm_eps
+            hi = _stat(stats, key, "max", [3], stats_files)
+            check_min_max(lo, hi, f"{key}.min", f"{key}.max", _where(stats_files))
+            span = hi - lo + norm_eps
             mean, std = lo + span / 2, span / 2
-        cams.append(CameraSpec(cam_name, int(shape[1]), int(shape[2]), mean=tuple(mean), std=tuple(std)))
+        try:
+            cams.append(CameraSpec(cam_name, shape[1], shape[2], mean=tuple(mean), std=tuple(std)))
+        except ValueError as exc:
+            raise CheckpointError(f"{cfg_path}: image feature {key}: {exc}") from None
 
     state_dim = int(np.prod(features[state[0]][1]))
     if state_dim != arch.state_dim:
@@ -183,10 +204,10 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
         spec = ActSpec(
             cameras=tuple(cams), state_dim=state_dim, action_dim=int(np.prod(features[action[0]][1])),
             chunk_size=arch.chunk_size, env_state_dim=env_dim, d_model=arch.d_model,
-            n_heads=int(cfg.get("n_heads", 8)), dim_feedforward=arch.dim_feedforward,
-            activation=str(cfg.get("feedforward_activation", "relu")), n_encoder_layers=arch.n_encoder_layers,
+            n_heads=config.int("n_heads", 1, arch.d_model, 8), dim_feedforward=arch.dim_feedforward,
+            activation=config.str("feedforward_activation", "relu"), n_encoder_layers=arch.n_encoder_layers,
             n_decoder_layers=arch.n_decoder_layers, pre_norm=arch.pre_norm, backbone=arch.backbone,
-            dilation=bool(cfg.get("replace_final_stride_with_dilation", False)),
+            dilation=config.bool("replace_final_stride_with_dilation", False),
             state_norm=vec_norm(state[0], modes[state[0]]),
             env_state_norm=vec_norm(env[0], modes[env[0]]) if env else Normalization(),
             action_norm=vec_norm(action[0], modes[action[0]]),
@@ -196,14 +217,22 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
         raise CheckpointError(f"{origin}: {exc}") from None
     check_shapes(spec, r, origin)
     check_state_dict(spec, r.state_dict, origin)
-    coeff = cfg.get("temporal_ensemble_coeff") if temporal_ensemble_coeff is None else temporal_ensemble_coeff
-    steps = n_action_steps or cfg.get("n_action_steps") or spec.chunk_size
+    r.state_dict = to_float32(r.state_dict, origin, r.origin)  # sizes checked against the spec first
+    cfg_coeff = config.real("temporal_ensemble_coeff", None)
+    cfg_steps = config.int("n_action_steps", 1, spec.chunk_size)
+    if temporal_ensemble_coeff is not None:
+        temporal_ensemble_coeff = option_real(temporal_ensemble_coeff, "temporal_ensemble_coeff", -float("inf"))
+    if n_action_steps is not None:
+        n_action_steps = option_int(n_action_steps, "n_action_steps", 1, spec.chunk_size)
+    coeff = cfg_coeff if temporal_ensemble_coeff is None else temporal_ensemble_coeff
+    steps = n_action_steps or cfg_steps or spec.chunk_size
     if coeff is not None:
         steps = 1  # LeRobot requires n_action_steps == 1 with temporal ensembling
     runtime = default_runtime(spec, coeff, steps)
+    check_runtime(spec, runtime, f"{cfg_path}: temporal_ensemble_coeff / n_action_steps")
     notes.append(f"normalization: {', '.join(f'{k} {modes[k]}' for k in features)} (eps {norm_eps:g}); "
                  f"stats from {', '.join(sorted(stats_files))}")
-    if cfg.get("use_vae", True):
+    if config.bool("use_vae", True):
         notes.append("use_vae: CVAE encoder dropped, latent z = 0 (LeRobot's inference behaviour)")
     return LoadedCheckpoint(spec=spec, state_dict=r.state_dict, runtime=runtime,
                             source={"format": NAME, "path": str(d),
@@ -225,26 +254,109 @@ def _features(cfg: dict, cfg_path: Path) -> tuple[dict[str, tuple[str, list[int]
     feats: dict[str, tuple[str, list[int]]] = {}
     modes: dict[str, str] = {}
     if "input_features" in cfg or "output_features" in cfg:
-        mapping = {str(k).upper(): str(v).upper() for k, v in (cfg.get("normalization_mapping") or {}).items()}
+        mapping = {k.upper(): v.upper() for k, v in _str_map(cfg, "normalization_mapping", cfg_path).items()}
         for group in ("input_features", "output_features"):
-            for key, ft in (cfg.get(group) or {}).items():
+            for key, ft in _mapping(cfg, group, cfg_path).items():
+                if not isinstance(ft, dict):
+                    raise CheckpointError(f"{cfg_path}: {group}.{key} must be an object with type and shape, got {ft!r}")
                 t = str(ft.get("type", "")).upper().replace("FEATURETYPE.", "")
                 if t not in TYPES:
                     raise CheckpointError(f"{cfg_path}: feature {key} has unknown type {ft.get('type')!r}")
-                feats[key] = (t, [int(v) for v in ft.get("shape", [])])
+                feats[key] = (t, _shape(ft.get("shape"), f"{group}.{key}.shape", cfg_path))
                 modes[key] = mapping.get(t, "IDENTITY")
     elif "input_shapes" in cfg:
-        old_modes = {**(cfg.get("input_normalization_modes") or {}), **(cfg.get("output_normalization_modes") or {})}
+        old_modes = {**_str_map(cfg, "input_normalization_modes", cfg_path),
+                     **_str_map(cfg, "output_normalization_modes", cfg_path)}
         for group in ("input_shapes", "output_shapes"):
-            for key, shape in (cfg.get(group) or {}).items():
-                feats[key] = (_type_from_name(key, group), [int(v) for v in shape])
-                modes[key] = str(old_modes.get(key, "identity")).upper()
+            for key, shape in _mapping(cfg, group, cfg_path).items():
+                feats[key] = (_type_from_name(key, group), _shape(shape, f"{group}.{key}", cfg_path))
+                modes[key] = old_modes.get(key, "identity").upper()
     else:
         raise CheckpointError(f"{cfg_path}: no input_features / input_shapes: not an ACT policy config")
     for key, mode in modes.items():
         if mode not in ("MEAN_STD", "MIN_MAX", "IDENTITY"):
             raise CheckpointError(f"{cfg_path}: normalization mode {mode!r} for {key} is not MEAN_STD/MIN_MAX/IDENTITY")
     return feats, modes
+
+
+class _Config:
+    """Typed reads of config.json values: a wrong type or range is one CheckpointError naming the file and
+    key (no coercion: 8.7, "8", [8] and true are not the integer 8)."""
+
+    def __init__(self, cfg: dict, path: Path) -> None:
+        self.cfg, self.path = cfg, path
+
+    def validate(self) -> None:
+        """Type and range of every key the loader reads (ranges against the weights come later)."""
+        for key, lo, hi in CONFIG_INTS:
+            self.int(key, lo, hi)
+        self.int("n_heads", 1, MAX_D_MODEL)
+        self.int("n_action_steps", 1, MAX_CHUNK)
+        for key in ("pre_norm", "replace_final_stride_with_dilation", "use_vae"):
+            self.bool(key, False)
+        for key in ("vision_backbone", "feedforward_activation", "type"):
+            self.str(key, "")
+        self.real("temporal_ensemble_coeff", None)
+
+    def _get(self, key: str) -> Any:
+        return self.cfg.get(key, _ABSENT)
+
+    def int(self, key: str, lo: int, hi: int, default: Any = None) -> Any:
+        value = self._get(key)
+        if value is _ABSENT or (value is None and key == "n_action_steps"):
+            return default
+        return option_int(value, f"{self.path}: {key}", lo, hi)
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is _ABSENT:
+            return default
+        if not isinstance(value, bool):
+            raise CheckpointError(f"{self.path}: {key} must be true or false, got {value!r}")
+        return value
+
+    def str(self, key: str, default: str) -> str:
+        value = self._get(key)
+        if value is _ABSENT:
+            return default
+        if not isinstance(value, str):
+            raise CheckpointError(f"{self.path}: {key} must be a string, got {value!r}")
+        return value
+
+    def real(self, key: str, default: Any) -> Any:
+        """A finite number or null (the key's documented "off")."""
+        value = self._get(key)
+        if value is _ABSENT or value is None:
+            return default
+        return option_real(value, f"{self.path}: {key}", -float("inf"))
+
+
+def _mapping(cfg: dict, key: str, path: Path) -> dict:
+    value = cfg.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path}: {key} must be an object, got {value!r}")
+    return value
+
+
+def _str_map(cfg: dict, key: str, path: Path) -> dict[str, str]:
+    value = _mapping(cfg, key, path)
+    bad = [k for k, v in value.items() if not isinstance(v, str)]
+    if bad:
+        raise CheckpointError(f"{path}: {key}.{bad[0]} must be a string, got {value[bad[0]]!r}")
+    return {str(k): v for k, v in value.items()}
+
+
+def _shape(value: Any, what: str, path: Path) -> list[int]:
+    """A feature shape: a list of 1-3 integers (a string "6" is not [6])."""
+    if not isinstance(value, list) or not 1 <= len(value) <= 3:
+        raise CheckpointError(f"{path}: {what} must be a list of 1 to 3 integers, got {value!r}")
+    return [option_int(v, f"{path}: {what}[{i}]", 1, max(MAX_IMAGE_SIDE, MAX_VECTOR_DIM)) for i, v in enumerate(value)]
+
+
+def _where(files: list[str]) -> str:
+    return ", ".join(files) if files else "normalization stats"
 
 
 def _type_from_name(key: str, group: str) -> str:
@@ -279,10 +391,23 @@ def _stats(d: Path, raw: dict, features: dict,
             pipeline = json.loads(p.read_text())
         except ValueError as exc:
             raise CheckpointError(f"{p}: not valid JSON ({exc})") from None
-        for step in pipeline.get("steps", []):
+        if not isinstance(pipeline, dict):
+            raise CheckpointError(f"{p}: expected a JSON object, got {type(pipeline).__name__}")
+        steps = pipeline.get("steps", [])
+        if not isinstance(steps, list):
+            raise CheckpointError(f"{p}: steps must be a list, got {steps!r}")
+        for i, step in enumerate(steps):
+            if not isinstance(step, dict):
+                raise CheckpointError(f"{p}: steps[{i}] must be an object, got {step!r}")
             state_file = step.get("state_file")
+            if state_file is not None and (not isinstance(state_file, str) or "/" in state_file or "\\" in state_file
+                                           or state_file in ("", ".", "..")):
+                raise CheckpointError(f"{p}: steps[{i}].state_file must be a file name in {d}, got {state_file!r}")
             if not state_file or "normalizer" not in str(step.get("registry_name", state_file)):
                 continue
+            step_cfg = step.get("config") or {}
+            if not isinstance(step_cfg, dict):
+                raise CheckpointError(f"{p}: steps[{i}].config must be an object, got {step_cfg!r}")
             sp = d / state_file
             if not sp.is_file():
                 raise CheckpointError(f"{p}: names {state_file} but it is missing from {d}")
@@ -290,12 +415,13 @@ def _stats(d: Path, raw: dict, features: dict,
                 target.update(load_file(str(sp)))
             except (SafetensorError, OSError, ValueError) as exc:
                 raise CheckpointError(f"{sp}: not a readable safetensors file ({str(exc).splitlines()[0][:200]})") from None
-            if (step.get("config") or {}).get("eps") is not None:
-                eps = float(step["config"]["eps"])
-            if norm_maps is not None and isinstance((step.get("config") or {}).get("norm_map"), dict):
+            if step_cfg.get("eps") is not None:
+                eps = option_real(step_cfg["eps"], f"{p}: steps[{i}].config.eps", 0.0)
+            if norm_maps is not None and step_cfg.get("norm_map") is not None:
+                norm_map = _str_map(step_cfg, "norm_map", p)
                 norm_maps["post" if target is post else "pre"] = {
-                    str(k).upper().replace("FEATURETYPE.", ""): str(v).upper().replace("NORMALIZATIONMODE.", "")
-                    for k, v in step["config"]["norm_map"].items()}
+                    k.upper().replace("FEATURETYPE.", ""): v.upper().replace("NORMALIZATIONMODE.", "")
+                    for k, v in norm_map.items()}
             files.append(state_file)
     if found_json:
         return pre, post, files, eps
@@ -317,10 +443,10 @@ def _stat(stats: dict, feature: str, stat: str, shape: list[int], files: list[st
     if key not in stats:
         where = ", ".join(files) if files else "no policy_preprocessor.json/policy_postprocessor.json and no legacy buffers"
         raise CheckpointError(f"missing normalization stat {key} (looked in: {where})")
-    arr = np.asarray(stats[key], dtype=np.float64).reshape(-1)
+    arr = stat_vector(stats[key], key, _where(files))
     want = int(np.prod(shape)) if len(shape) == 1 else shape[0]
     if arr.size != want:
         raise CheckpointError(f"normalization stat {key} has {arr.size} values, expected {want}")
-    if not np.isfinite(arr).all():
-        raise CheckpointError(f"normalization stat {key} is not finite (stats never set in this checkpoint?)")
+    if stat == "std":
+        check_std(arr, key, _where(files))
     return arr

@@ -11,15 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ...errors import CheckpointError
 from ...spec import ActSpec, CameraSpec, Normalization
-from ..checkpoint import LoadedCheckpoint, check_state_dict, default_runtime
+from ..checkpoint import LoadedCheckpoint, check_state_dict, check_tensors, default_runtime, to_float32
 from ..safe_pickle import load_plain_pickle, load_torch_checkpoint
-from ._common import (CVAE_REASON, DETR_RULES, NUM_BATCHES_TRACKED, camera_list, camera_sizes, check_shapes,
+from ._common import (CVAE_REASON, DETR_RULES, NUM_BATCHES_TRACKED, camera_list, camera_sizes, check_shapes, check_std,
                       file_hashes, fold_latent, keep_decoder_layers, read_architecture, rename, restore_names,
-                      strip_prefix, to_float32, torch_zip_pickle)
+                      option_int, stat_vector, strip_prefix, torch_zip_pickle)
 
 NAME = "original"
 DESCRIPTION = "original ACT (tonyzhaozh/act): policy_*.ckpt state dict + dataset_stats.pkl"
@@ -76,8 +74,9 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
     if extra_backbones:
         raise CheckpointError(f"{origin}: {1 + len(extra_backbones)} backbones (model.backbones.0, .{', .'.join(extra_backbones)}): "
                               "one backbone per camera is not supported; the original shares backbones[0]")
-    r = rename(to_float32(source, origin), RULES, DROPS, origin)
+    r = rename(source, RULES, DROPS, origin)
     restore_names(r, {k[len("model."):]: k for k in raw})
+    check_tensors(r.state_dict, origin, r.origin)  # dtype and storage size, before any copy
     fold_latent(r, "model.latent_out_proj.weight")
     arch = read_architecture(r.state_dict, origin, r.origin)
     n_dec_stored = arch.n_decoder_layers
@@ -93,10 +92,10 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
 
     cams = camera_list(cameras, DEFAULT_CAMERAS)
     sizes = camera_sizes(cams, image_size, DEFAULT_IMAGE_SIZE)
-    n_heads = int(heads) if heads else DEFAULT_HEADS
+    n_heads = DEFAULT_HEADS if heads is None else option_int(heads, "--heads", 1, arch.d_model)
     if arch.d_model % n_heads:
         raise CheckpointError(f"--heads {n_heads} does not divide d_model {arch.d_model} (read from the weights)")
-    notes.append(f"heads not stored in the weights: using {'--heads' if heads else 'the default'} {n_heads}")
+    notes.append(f"heads not stored in the weights: using {'--heads' if heads is not None else 'the default'} {n_heads}")
     notes.append(f"cameras not stored in the weights: {', '.join(cams)} "
                  f"({'--cameras' if cameras else 'default'}), image size "
                  f"{', '.join(f'{h}x{w}' for h, w in sizes)} ({'--image-size' if image_size else 'default'})")
@@ -120,6 +119,7 @@ def load(path: Path, stats: str | None = None, cameras: Any = None, image_size: 
         raise CheckpointError(f"{origin}: {exc}") from None
     check_shapes(spec, r, origin)
     check_state_dict(spec, r.state_dict, origin)
+    r.state_dict = to_float32(r.state_dict, origin, r.origin)  # sizes checked against the spec first
     runtime = default_runtime(spec, temporal_ensemble_coeff, n_action_steps)
     if temporal_ensemble_coeff is None:
         notes.append("temporal ensemble off (the original's default without --temporal_agg); "
@@ -139,12 +139,15 @@ def _read_stats(path: Path, state_dim: int, action_dim: int, origin: dict[str, s
     for key, dim in need.items():
         if key not in stats:
             raise CheckpointError(f"{path}: no {key!r} (has {sorted(map(str, stats))})")
-        arr = np.asarray(stats[key], dtype=np.float64).reshape(-1)
+        arr = stat_vector(stats[key], key, path)
         if arr.size != dim:
             raise CheckpointError(f"{path}: {key} has {arr.size} values, the {what[key.split('_')[0]]} is {dim}")
-        if not np.isfinite(arr).all():
-            raise CheckpointError(f"{path}: {key} has non-finite values")
+        if key.endswith("_std"):
+            check_std(arr, key, path)
         values[key] = arr
     # (x - mean) / std with the stored std (already clipped >= 1e-2 by the original); eps 0.
-    return (Normalization("mean_std", mean=values["qpos_mean"], std=values["qpos_std"]),
-            Normalization("mean_std", mean=values["action_mean"], std=values["action_std"]))
+    try:
+        return (Normalization("mean_std", mean=values["qpos_mean"], std=values["qpos_std"]),
+                Normalization("mean_std", mean=values["action_mean"], std=values["action_std"]))
+    except ValueError as exc:  # finite stats whose float32 constants overflow
+        raise CheckpointError(f"{path}: {exc}") from None
