@@ -97,7 +97,7 @@ def _graph(spec: ActSpec, C: np.ndarray, D: np.ndarray, E: np.ndarray, fp16: boo
     out = helper.make_tensor_value_info("actions", TensorProto.FLOAT, ["batch", T, A])
     graph = helper.make_graph(nodes, "synthetic_act", graph_inputs, [out], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="act-edge-tests")
-    model.ir_version = 10
+    model.ir_version = 8  # IR 8 (opset 17): onnxruntime >= 1.12 reads it, the oldest one numpy 1.21.5 admits
     onnx.checker.check_model(model)
     return model.SerializeToString()
 
