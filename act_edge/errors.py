@@ -27,3 +27,7 @@ class ObservationError(ActEdgeError, ValueError):
 
 class ActionError(ActEdgeError, RuntimeError):
     """The model produced unusable actions (non-finite values); nothing was passed on."""
+
+
+class DependencyMissing(ActEdgeError):
+    """An optional package a command needs (torch, onnx, onnxruntime) cannot be imported here."""
