@@ -44,8 +44,7 @@ def configure(build: Path, python: str) -> str:
     keep that Python's include and library paths and fail with a misleading message)."""
     cache = build / "CMakeCache.txt"
     if cache.is_file() and configured_python(build) != python:
-        cache.unlink()
-        shutil.rmtree(build / "CMakeFiles", ignore_errors=True)
+        cache.unlink()  # the objects stay: what the new configuration changes is rebuilt
     return _run(["cmake", "-S", str(SRC), "-B", str(build), f"-DPython_EXECUTABLE={python}",
                  "-DACT_EDGE_BUILD_PYTHON=ON", "-DCMAKE_BUILD_TYPE=Release"], "configuring cpp_bindings")
 
