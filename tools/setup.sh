@@ -63,7 +63,7 @@ PIP="$VENV/bin/python -m pip"
 # --- torch, CPU build ------------------------------------------------------------------------------
 # PyPI's Linux x86 torch wheel is the CUDA build (GBs of CUDA wheels); the CPU build comes from
 # PyTorch's own index. Where that index cannot be reached (a mirror of PyPI only), the plain pin.
-if "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+if "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('torch').split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
     say "torch $TORCH_VERSION already in $VENV"
 else
     if "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('$TORCH_CPU_INDEX/torch/', timeout=10)" 2>/dev/null; then
@@ -77,7 +77,7 @@ else
         took="the configured index (PyTorch's CPU index $TORCH_CPU_INDEX is not reachable from here)"
         $PIP install -q "torch==$TORCH_VERSION"
     fi
-    say "torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__, "(CUDA", str(torch.version.cuda) + ")")') from $took"
+    say "torch $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("torch"))') from $took"
 fi
 
 # --- act-edge ----------------------------------------------------------------------------------------
