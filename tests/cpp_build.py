@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "cpp_bindings"
 BUILD = ROOT / "build" / f"cpp-py{sys.version_info[0]}{sys.version_info[1]}"
-APT_LINE = "bash tools/setup.sh (or: apt-get install -y cmake g++ python3-dev nlohmann-json3-dev pybind11-dev catch2)"
+APT_LINE = "bash tools/setup.sh (or: apt-get install -y cmake make g++ python3-dev nlohmann-json3-dev pybind11-dev catch2)"
 
 
 def _run(cmd: list[str], what: str, timeout: int = 1200) -> str:
@@ -60,7 +60,7 @@ def configured_python(build: Path) -> str | None:
 
 def build_cpp() -> Path:
     """Configure (once per build dir / Python) and build cpp_bindings into build/cpp-pyXY; incremental."""
-    for tool, pkg in (("cmake", "cmake"), ("c++", "g++")):
+    for tool, pkg in (("cmake", "cmake"), ("make", "make"), ("c++", "g++")):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} not found: install the Debian package {pkg} ({APT_LINE})", pytrace=False)
     if configured_python(BUILD) != sys.executable:

@@ -18,10 +18,11 @@ TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu
 say() { echo "setup: $*"; }
 
 # --- Debian/Ubuntu packages ---------------------------------------------------------------------
-# cmake, g++, nlohmann-json3-dev, pybind11-dev, catch2 (v2 or v3) build and test cpp_bindings;
+# cmake, make, g++, nlohmann-json3-dev, pybind11-dev, catch2 (v2 or v3) build and test cpp_bindings
+# (make explicitly: cmake only recommends it, and recommends are not installed here);
 # python3-dev: the pybind11 module (tests/test_cpp_bindings.py); python3-venv: `python3 -m venv`
 # on Ubuntu. libbenchmark-dev is optional (bench/ensemble_bench only).
-REQUIRED="cmake g++ python3-venv python3-dev nlohmann-json3-dev pybind11-dev catch2"
+REQUIRED="cmake make g++ python3-venv python3-dev nlohmann-json3-dev pybind11-dev catch2"
 OPTIONAL="libbenchmark-dev"
 if command -v dpkg >/dev/null && command -v apt-get >/dev/null; then
     missing=""
