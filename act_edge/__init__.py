@@ -5,15 +5,16 @@ backend that needs them. Export code lives in `act_edge.export` (needs the `expo
 """
 
 from .bundle import Bundle, load_bundle
-from .errors import (ActEdgeError, BackendUnavailable, BundleError, CheckpointError, ObservationError,
-                     ParityError)
+from .errors import (ActEdgeError, ActionError, ArgumentError, BackendUnavailable, BundleError, CheckpointError,
+                     ConcurrentUseError, ObservationError, ParityError, PolicyClosedError)
 from .policy import Policy
 from .spec import ActSpec, CameraSpec, Normalization
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ActEdgeError", "ActSpec", "BackendUnavailable", "Bundle", "BundleError", "CameraSpec",
-    "CheckpointError", "Normalization", "ObservationError", "ParityError", "Policy", "load_bundle",
+    "ActEdgeError", "ActSpec", "ActionError", "ArgumentError", "BackendUnavailable", "Bundle", "BundleError",
+    "CameraSpec", "CheckpointError", "ConcurrentUseError", "Normalization", "ObservationError", "ParityError",
+    "Policy", "PolicyClosedError", "load_bundle",
     "__version__",
 ]

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .errors import BundleError
 from .spec import ActSpec
@@ -125,30 +125,47 @@ def artifact_entry(bundle_dir: Path, rel_path: str, **extra: Any) -> dict[str, A
     return {"path": rel_path, "sha256": sha256_file(p), "bytes": p.stat().st_size, **extra}
 
 
-def write_bundle_atomic(dest: str | os.PathLike, build: Callable[[Path], dict[str, Any]]) -> Path:
+def write_bundle_atomic(dest: str | os.PathLike, build: Callable[[Path], dict[str, Any]], *, force: bool = False,
+                        protect: Iterable[str | os.PathLike] = ()) -> Path:
     """Create `dest` atomically: `build(tmpdir)` writes artifacts there and returns the manifest.
 
-    The directory appears complete or not at all; an existing bundle at `dest` is replaced.
+    The directory appears complete or not at all. `dest` must be a new path or a previous bundle
+    (act_edge.bundle_dest.check_destination: `force` also allows an empty directory or a damaged
+    bundle; `protect` names source checkpoints it must not contain); anything else is refused with a
+    BundleError before anything is written. The old bundle is moved aside and only its artifacts are
+    deleted, after the new one is in place. Temp folders a killed export left beside `dest` are removed.
     """
-    dest = Path(dest)
+    from . import bundle_dest
+
+    protect = list(protect)
+    dest = bundle_dest.check_destination(dest, force=force, protect=protect)
+    started = bundle_dest.run_start()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    bundle_dest.clean_stale(dest.parent, dest.name, before=started)
+    tmp = Path(tempfile.mkdtemp(prefix=bundle_dest.tmp_prefix(dest.name), dir=dest.parent))
+    old = None
     try:
         manifest = build(tmp)
         manifest.setdefault("format", FORMAT)
         manifest.setdefault("schema_version", SCHEMA_VERSION)
         _write_json_atomic(tmp / MANIFEST, manifest)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
-        old = None
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        bundle_dest.check_destination(dest, force=force, protect=protect)  # again: the build took a while
+        if os.path.lexists(dest):
+            old = dest.with_name(bundle_dest.old_name(dest.name))
             os.replace(dest, old)
-        os.replace(tmp, dest)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.replace(tmp, dest)
+        except BaseException:
+            if old is not None:
+                os.replace(old, dest)
+                old = None
+            raise
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # our own temp folder: nothing else is in it
         raise
+    if old is not None:
+        bundle_dest.remove_bundle_files(old)
     return dest
 
 

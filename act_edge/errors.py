@@ -29,5 +29,19 @@ class ActionError(ActEdgeError, RuntimeError):
     """The model produced unusable actions (non-finite values); nothing was passed on."""
 
 
+class ArgumentError(ActEdgeError, ValueError):
+    """An argument of a Python API call (Policy.load, predict_chunk's `out`) has the wrong type or value;
+    nothing ran."""
+
+
+class ConcurrentUseError(ActEdgeError, RuntimeError):
+    """A Policy was entered by a second thread while another was inside it; a Policy is used by one
+    thread at a time. The call was refused before it touched anything."""
+
+
+class PolicyClosedError(ActEdgeError, RuntimeError):
+    """A Policy was used after `close()`."""
+
+
 class DependencyMissing(ActEdgeError):
     """An optional package a command needs (torch, onnx, onnxruntime) cannot be imported here."""

@@ -4,14 +4,14 @@ The rules and the exact messages are in docs/observation-rules.md (the C++ runti
 
 Validation reads only the observation; `stage()` then copies it into the backend's input buffers.
 Neither allocates arrays on the single-observation path (the finite test is a max and a min
-reduction: both propagate nan and keep +-inf).
+reduction: both propagate nan and keep +-inf). The model takes float32: a float64 value beyond
+float32's range (1e300) would become inf in the cast, so it is refused like inf itself.
 """
 
 from __future__ import annotations
 
 import sys
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +26,7 @@ _U8 = np.dtype(np.uint8)
 _F32 = np.dtype(np.float32)
 _max = np.maximum.reduce
 _min = np.minimum.reduce
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 def _shape_str(shape: tuple[Any, ...]) -> str:
@@ -150,10 +151,10 @@ class ObservationValidator:
             raise ObservationError(f"state: batch {batch} is outside 1..{self.max_batch}")
         for i in self._finite_idx[descs is self._descs_stacked]:
             flat = arrs[i].reshape(-1)
-            # max/min propagate nan and keep +-inf, raise no FP flags and allocate nothing.
-            if not (math.isfinite(_max(flat)) and math.isfinite(_min(flat))):
-                j = int(np.flatnonzero(~np.isfinite(flat))[0])
-                raise ObservationError(f"{descs[i][0]}: non-finite value {float(flat[j])} at index {j}")
+            # max/min propagate nan and keep +-inf, raise no FP flags and allocate nothing; a nan
+            # fails both comparisons, and so does a float64 value the float32 cast would make inf.
+            if not (-_F32_MAX <= _min(flat) and _max(flat) <= _F32_MAX):
+                _reject_value(descs[i][0], flat)
         return batch
 
     def _descriptors(self, stacked: bool) -> list[tuple[str, str | None, str, tuple[np.dtype, ...], tuple[int, ...], bool]]:
@@ -222,6 +223,17 @@ class ObservationValidator:
                 np.copyto(buffers[c.input_name][0, c.index], images[c.name])
         for c in self.depth:
             np.copyto(buffers[c.input_name][0, c.index], obs["depth"][c.name])
+
+
+def _reject_value(label: str, flat: np.ndarray) -> None:
+    """The error for a float field holding nan/inf, else a value beyond float32 (float64 input only)."""
+    bad = ~np.isfinite(flat)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise ObservationError(f"{label}: non-finite value {float(flat[j])} at index {j}")
+    j = int(np.flatnonzero(np.abs(flat) > _F32_MAX)[0])
+    raise ObservationError(f"{label}: value {float(flat[j])} at index {j} is outside the float32 range "
+                           "(the model's input type; it would become inf)")
 
 
 def validate_observation(io_inputs: list[dict[str, Any]], obs: Any, batched: bool = False,

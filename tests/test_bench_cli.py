@@ -78,10 +78,11 @@ def test_plot_without_matplotlib_fails_before_running(tiny_bundle, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--iters", "0"], "--iters 0: must be >= 1"),
-    (["--hz", "0"], "--hz 0: must be > 0"),
+    (["--iters", "0"], "argument --iters: 0 is out of range: must be 1..10000000"),
+    (["--hz", "0"], "argument --hz: 0 is out of range: must be > 0 and <= 10000"),
     (["--batch", "5"], "--batch 5: the bundle is exported for batch <= 4 (re-export with --max-batch)"),
-    (["--json", "/nonexistent/dir/x.json"], "--json /nonexistent/dir/x.json: directory /nonexistent/dir does not exist"),
+    (["--json", "/nonexistent/dir/x.json"],
+     "argument --json: /nonexistent/dir/x.json: directory /nonexistent/dir does not exist"),
 ])
 def test_argument_errors(tiny_bundle, args, message):
     res = run_cli("bench", str(tiny_bundle), *args)

@@ -219,3 +219,27 @@ def test_stage_rgbd_depth_and_stacked_batched() -> None:
     obs["images"] = np.stack([obs["images"]["top"], obs["images"]["wrist"]], axis=1)  # (B, N, H, W, 3)
     v.stage(obs, bufs, v.validate(obs, batched=True), batched=True)
     np.testing.assert_array_equal(bufs["images"][:3], obs["images"])
+
+
+@pytest.mark.parametrize("value", [1e300, -1e300, 3.5e38, -1e39])
+def test_float64_beyond_float32_range_is_refused(value: float) -> None:
+    """The model reads float32: 1e300 would become inf in the cast after passing a finite check."""
+    rng = np.random.default_rng(9)
+    spec = make_spec(E=5)
+    v = validator(spec)
+    obs = good_obs(spec, rng)
+    obs["state"] = obs["state"].astype(np.float64)
+    obs["state"][6] = value
+    reject(v, obs, f"state: value {value!r} at index 6 is outside the float32 range "
+                   "(the model's input type; it would become inf)")
+    obs = good_obs(spec, rng, batch=2)
+    obs["env_state"][1, 2] = value
+    obs["env_state"][1, 4] = np.nan  # a non-finite value is reported first, as before
+    reject(v, obs, "env_state: non-finite value nan at index 9", batched=True)
+    obs["env_state"][1, 4] = 0.5
+    reject(v, obs, f"env_state: value {value!r} at index 7 is outside the float32 range "
+                   "(the model's input type; it would become inf)", batched=True)
+    obs = good_obs(spec, rng)  # float32's largest value itself survives the cast: accepted
+    obs["state"] = obs["state"].astype(np.float64)
+    obs["state"][6] = float(np.finfo(np.float32).max) * np.sign(value)
+    assert v.validate(obs) == 1

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..bundle import ONNX_FP16, Bundle
-from ..errors import BackendUnavailable
+from ..errors import ArgumentError, BackendUnavailable
 from .base import Backend
+from .onnxruntime import parse_device
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 
@@ -53,7 +54,9 @@ def open_backend(bundle: Bundle, backend: str = "auto", device: str | None = Non
     """
     options = options or {}
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+        raise ArgumentError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    if device is not None:
+        parse_device(device)  # "gpu", "cuda:x", 0 ... are refused here, before "auto" could fall back to the CPU
     if backend == "tensorrt":
         return _tensorrt(bundle, max_batch, device or "cuda:0", precision, **options), []
     if backend == "onnxruntime":

@@ -40,7 +40,8 @@ def _read(path: str | Path) -> str | None:
         return None
 
 
-def _run(cmd: list[str], timeout: float = 5.0) -> str | None:
+def run_command(cmd: list[str], timeout: float = 5.0) -> str | None:
+    """stdout of `cmd` (stripped) if it exists and exits 0 within `timeout`, else None."""
     if not shutil.which(cmd[0]):
         return None
     try:
@@ -70,7 +71,7 @@ def cpu_freqs_mhz() -> list[float] | None:
 
 def gpu_info() -> dict[str, Any] | None:
     """nvidia-smi when present; torch.cuda only if torch is already imported (never imported here)."""
-    out = _run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm",
+    out = run_command(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm",
                 "--format=csv,noheader,nounits"])
     if out:
         parts = [p.strip() for p in out.splitlines()[0].split(",")]
@@ -92,9 +93,9 @@ def jetson_info() -> dict[str, Any] | None:
         return None
     return {
         "model": model,
-        "l4t": parse_l4t(release) if release else None,
-        "jetpack": _run(["dpkg-query", "-W", "-f=${Version}", "nvidia-jetpack"]),
-        "power_mode": parse_nvpmodel(_run(["nvpmodel", "-q"]) or ""),
+        "l4t": (parse_l4t(release) if release else None) or l4t_from_package(),
+        "jetpack": run_command(["dpkg-query", "-W", "-f=${Version}", "nvidia-jetpack"]),
+        "power_mode": parse_nvpmodel(run_command(["nvpmodel", "-q"]) or ""),
         "gpu_freq_mhz": _devfreq_mhz("*gpu*") or _devfreq_mhz("*gv11b*") or _devfreq_mhz("*ga10b*"),
         "emc_freq_mhz": _first_int_mhz(["/sys/kernel/debug/bpmp/debug/clk/emc/rate"], hz=True),
     }
@@ -104,6 +105,13 @@ def parse_l4t(text: str) -> str | None:
     """'# R36 (release), REVISION: 4.3, GCID: ...' -> '36.4.3'."""
     m = re.search(r"R(\d+) \(release\), REVISION: ([\d.]+)", text)
     return f"{m.group(1)}.{m.group(2)}" if m else None
+
+
+def l4t_from_package() -> str | None:
+    """L4T release from the nvidia-l4t-core package version ('36.4.3-20250107174145' -> '36.4.3')."""
+    out = run_command(["dpkg-query", "-W", "-f=${Version}", "nvidia-l4t-core"])
+    m = re.match(r"(\d+\.\d+(?:\.\d+)?)", out or "")
+    return m.group(1) if m else None
 
 
 def parse_nvpmodel(text: str) -> str | None:

@@ -16,11 +16,11 @@ FIGURES = ("p50", "p90", "p99", "max", "mean", "std")
 
 
 def load(bundle_dir: str, backend: str = "auto", precision: str | None = None, max_batch: int = 1,
-         warmup: int = 3) -> Any:
+         warmup: int = 3, device: str | None = None) -> Any:
     from ..policy import Policy
 
-    return Policy.load(bundle_dir, backend=backend, precision=precision, max_batch=max_batch, warmup=warmup,
-                       profile=True)
+    return Policy.load(bundle_dir, backend=backend, device=device, precision=precision, max_batch=max_batch,
+                       warmup=warmup, profile=True)
 
 
 def describe(policy: Any) -> dict[str, Any]:

@@ -41,6 +41,7 @@ class BenchConfig:
     bundle: str
     backend: str = "auto"
     precision: str | None = None
+    device: str | None = None  # None: the backend's choice (torch: cpu)
     iters: int = 200
     warmup: int = 10
     batch: int = 1
@@ -132,7 +133,7 @@ def _artifact_used(bundle, pol: dict[str, Any]) -> dict[str, Any] | None:
 def _startup(cfg: BenchConfig, pool: list) -> tuple[Any, dict[str, Any]]:
     rss0, gpu0 = _rss_mib(), _gpu_used_mib()
     t0 = time.perf_counter()
-    policy = policy_adapter.load(cfg.bundle, cfg.backend, cfg.precision, max_batch=cfg.batch,
+    policy = policy_adapter.load(cfg.bundle, cfg.backend, cfg.precision, max_batch=cfg.batch, device=cfg.device,
                                  warmup=min(cfg.warmup, 3))
     t1 = time.perf_counter()
     policy.step(pool[0])
@@ -286,7 +287,7 @@ def _rss_mib() -> float | None:
 
 def _gpu_used_mib() -> tuple[float, str] | None:
     """Device memory in use: nvidia-smi; on a Jetson (GPU memory is shared DRAM) MemTotal - MemAvailable."""
-    out = device_info._run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"])
+    out = device_info.run_command(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"])
     try:
         return float(out.splitlines()[0]), "nvidia-smi memory.used (whole device)"  # type: ignore[union-attr]
     except (ValueError, AttributeError, IndexError):  # no nvidia-smi, or "[N/A]" (Jetson)

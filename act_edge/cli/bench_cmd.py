@@ -3,57 +3,58 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from pathlib import Path
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
+MAX_ITERS = 10_000_000
+MAX_HZ = 10_000.0  # a 0.1 ms period: beyond any control loop
+MAX_DURATION_S = 86_400.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("bundle", type=Path, help="bundle directory (*.actedge)")
+    from . import argtypes as t
+
+    p.add_argument("bundle", type=t.existing_dir, help="bundle directory (*.actedge)")
     p.add_argument("--backend", default="auto", choices=BACKENDS, help="runtime backend (default auto)")
     p.add_argument("--precision", default=None, choices=("fp16", "fp32"),
                    help="artifact precision (default: the backend's choice: fp16 on CUDA when present, else fp32)")
-    p.add_argument("--iters", type=int, default=200, help="timed iterations per phase (default 200)")
-    p.add_argument("--warmup", type=int, default=10, help="untimed steps before timing (default 10)")
-    p.add_argument("--batch", type=int, default=1, help="batch size of the throughput phase (default 1)")
-    p.add_argument("--hz", type=float, default=50.0, help="control rate of the simulated loop (default 50)")
-    p.add_argument("--duration", type=float, default=10.0,
-                   help="seconds of simulated control loop (default 10; 0 skips it)")
-    p.add_argument("--compare", type=Path, default=None, metavar="CKPT",
+    p.add_argument("--device", type=t.torch_device, default=None, metavar="DEV",
+                   help="cpu, cuda or cuda:N (default: the backend's choice; the torch backend: cpu)")
+    p.add_argument("--iters", type=t.integer(1, MAX_ITERS), default=200,
+                   help=f"timed iterations per phase, 1..{MAX_ITERS} (default 200)")
+    p.add_argument("--warmup", type=t.integer(0, MAX_ITERS), default=10,
+                   help=f"untimed steps before timing, 0..{MAX_ITERS} (default 10)")
+    p.add_argument("--batch", type=t.integer(1, t.MAX_BATCH), default=1,
+                   help="batch size of the throughput phase (default 1; at most the bundle's max_batch)")
+    p.add_argument("--hz", type=t.real(0, MAX_HZ, lo_open=True), default=50.0,
+                   help=f"control rate of the simulated loop, in (0, {MAX_HZ}] (default 50)")
+    p.add_argument("--duration", type=t.real(0, MAX_DURATION_S), default=10.0,
+                   help=f"seconds of simulated control loop, 0..{MAX_DURATION_S} (default 10; 0 skips it)")
+    p.add_argument("--compare", type=t.existing_path, default=None, metavar="CKPT",
                    help="also run this source checkpoint in PyTorch eager on the same inputs (needs torch)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic observations (default 0)")
-    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the result as JSON "
+    p.add_argument("--seed", type=t.integer(0, t.SEED_MAX), default=0,
+                   help="seed of the synthetic observations (default 0)")
+    p.add_argument("--json", type=t.output_file, default=None, metavar="PATH", help="write the result as JSON "
                    "(docs/bench-schema.md)")
-    p.add_argument("--plot", type=Path, default=None, metavar="PATH",
+    p.add_argument("--plot", type=t.output_file, default=None, metavar="PATH",
                    help="write a PNG: latency histogram/CDF per stage and the control-loop timeline (matplotlib)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def check_args(args: argparse.Namespace) -> None:
-    """One-line errors for bad values, before anything is loaded."""
+    """One-line errors for what needs the bundle, before anything runs (values are checked by the parser)."""
     from ..bundle import load_bundle
     from ..errors import ActEdgeError
 
-    for name, low in (("iters", 1), ("warmup", 0), ("batch", 1)):
-        if getattr(args, name) < low:
-            raise ActEdgeError(f"--{name} {getattr(args, name)}: must be >= {low}")
-    if not args.hz > 0:
-        raise ActEdgeError(f"--hz {args.hz:g}: must be > 0")
-    if args.duration < 0:
-        raise ActEdgeError(f"--duration {args.duration:g}: must be >= 0")
     bundle = load_bundle(args.bundle)
     max_batch = int(bundle.manifest.get("max_batch", 1))
     if args.batch > max_batch:
         raise ActEdgeError(f"--batch {args.batch}: the bundle is exported for batch <= {max_batch} "
                            "(re-export with --max-batch)")
-    if args.compare is not None and not args.compare.exists():
-        raise ActEdgeError(f"--compare {args.compare}: no such file or directory")
-    for opt in ("json", "plot"):
-        path = getattr(args, opt)
-        if path is not None and not path.parent.resolve().is_dir():
-            raise ActEdgeError(f"--{opt} {path}: directory {path.parent} does not exist")
+    if args.json is not None and args.plot is not None and os.path.abspath(args.json) == os.path.abspath(args.plot):
+        raise ActEdgeError(f"--json and --plot name the same file {args.json}")
     if args.plot is not None:
         from ..bench.plot import require_matplotlib
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from ..bench import report, runner
 
     cfg = runner.BenchConfig(bundle=str(args.bundle), backend=args.backend, precision=args.precision,
-                             iters=args.iters, warmup=args.warmup, batch=args.batch, hz=args.hz,
+                             device=args.device, iters=args.iters, warmup=args.warmup, batch=args.batch, hz=args.hz,
                              duration=args.duration, compare=str(args.compare) if args.compare else None,
                              seed=args.seed)
     bar = ProgressBar(enabled=not args.quiet and sys.stderr.isatty())

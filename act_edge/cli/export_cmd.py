@@ -4,22 +4,60 @@ from __future__ import annotations
 
 import argparse
 import time
+import os
 from pathlib import Path
+
+from . import argtypes as t
+from ..export.opset import MAX_OPSET, MIN_OPSET
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", type=Path, help="checkpoint file or directory (family detected from its layout)")
+    from ..export.formats import FORMATS, add_loader_arguments  # no torch import: flag definitions only
+
+    p.add_argument("checkpoint", type=t.existing_path,
+                   help="checkpoint file or directory (family detected from its layout)")
     p.add_argument("--fp16", action="store_true",
                    help="also write model.fp16.onnx (fp16 convs/matmuls; LayerNorm, Softmax, I/O fp32) and "
                         "measure its error against fp32")
-    p.add_argument("-o", "--output", type=Path, default=None,
-                   help="bundle directory to write (default: ./<checkpoint name>.actedge)")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset, >= 17 (default 17)")
-    p.add_argument("--max-batch", type=int, default=8, help="largest batch the bundle is declared for (default 8)")
-    p.add_argument("--format", default=None, help="force the checkpoint family instead of detecting it")
-    from ..export.formats import add_loader_arguments  # no torch import: flag definitions only
-
+    p.add_argument("-o", "--output", type=t.output_dir, default=None,
+                   help="bundle directory to write (default: ./<checkpoint name>.actedge): a new path or a "
+                        "previous act-edge bundle, which is replaced; anything else is refused "
+                        "(docs/bundle-format.md, Output rules)")
+    p.add_argument("--force", action="store_true",
+                   help="also write into an EMPTY directory or replace a damaged bundle (bundle files without "
+                        "a valid manifest); never deletes anything but bundle files")
+    p.add_argument("--opset", type=t.integer(MIN_OPSET, MAX_OPSET), default=MIN_OPSET,
+                   help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET} (default {MIN_OPSET})")
+    p.add_argument("--max-batch", type=t.integer(1, t.MAX_BATCH), default=8,
+                   help=f"largest batch the bundle is declared for, 1..{t.MAX_BATCH} (default 8)")
+    p.add_argument("--format", type=t.choice(FORMATS, "checkpoint format"), default=None,
+                   help="force the checkpoint family instead of detecting it")
     add_loader_arguments(p)
+    retype_loader_flags(p)
+
+
+def retype_loader_flags(p: argparse.ArgumentParser) -> None:
+    """Parse-time checks for the loader flags (shared by export and inspect)."""
+    t.retype(p, {"--stats": t.existing_path, "--cameras": t.camera_names, "--image-size": t.image_size,
+                 "--heads": t.integer(1, 1024)})
+
+
+def output_path(args: argparse.Namespace) -> Path:
+    """-o, else ./<checkpoint name>.actedge."""
+    return args.output or Path.cwd() / f"{_stem(args.checkpoint)}.actedge"
+
+
+def validate(args: argparse.Namespace) -> None:
+    """The output rules, before the checkpoint is loaded: -o may not be a user's file or directory."""
+    from ..bundle_dest import check_destination
+    from ..errors import ActEdgeError
+
+    protect = [args.checkpoint] + ([args.stats] if getattr(args, "stats", None) else [])
+    try:
+        check_destination(output_path(args), force=args.force, protect=protect)
+    except ActEdgeError as exc:
+        flag = "argument -o/--output" if args.output is not None else "default output"
+        raise type(exc)(f"{flag}: {exc}") from None
 
 
 def loader_options(args: argparse.Namespace) -> dict:
@@ -29,12 +67,6 @@ def loader_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ActEdgeError
-
-    if args.opset < 17:
-        raise ActEdgeError(f"--opset {args.opset}: needs >= 17 (native LayerNormalization)")
-    if args.max_batch < 1:
-        raise ActEdgeError(f"--max-batch {args.max_batch}: must be >= 1")
     t0 = time.perf_counter()
     log = _progress(t0)
     log(f"loading {args.checkpoint} ...")
@@ -42,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
     from ..export.pipeline import export_bundle
 
     ckpt = load_checkpoint(args.checkpoint, format=args.format, **loader_options(args))
-    out = args.output or Path.cwd() / f"{_stem(args.checkpoint)}.actedge"
+    out = output_path(args)
     log(f"{ckpt.source.get('format')} checkpoint: {ckpt.spec.name}; writing {out}")
-    bundle_dir = export_bundle(ckpt, out, fp16=args.fp16, opset=args.opset, max_batch=args.max_batch, log=log)
+    bundle_dir = export_bundle(ckpt, out, fp16=args.fp16, opset=args.opset, max_batch=args.max_batch,
+                               force=args.force, log=log)
     engine_status = None
     if args.fp16:
         from .build_engine_cmd import maybe_build_after_export
@@ -55,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stem(path: Path) -> str:
+    path = Path(os.path.abspath(path))  # `.` or `..` have no name of their own
     return path.name if path.is_dir() else path.stem
 
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+
+from . import argtypes as t
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", type=Path, help="a bundle directory (*.actedge) or a checkpoint")
-    p.add_argument("--json", action="store_true", help="print the manifest (or the checkpoint's spec) as JSON")
-    p.add_argument("--format", default=None, help="checkpoint family, when inspecting a checkpoint")
-    from ..export.formats import add_loader_arguments  # no torch import: flag definitions only
+    from ..export.formats import FORMATS, add_loader_arguments  # no torch import: flag definitions only
+    from .export_cmd import retype_loader_flags
 
+    p.add_argument("path", type=t.existing_path, help="a bundle directory (*.actedge) or a checkpoint")
+    p.add_argument("--json", action="store_true", help="print the manifest (or the checkpoint's spec) as JSON")
+    p.add_argument("--format", type=t.choice(FORMATS, "checkpoint format"), default=None,
+                   help="checkpoint family, when inspecting a checkpoint")
     add_loader_arguments(p)
+    retype_loader_flags(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,9 @@
-"""Entry point: dispatch to the subcommand modules; user errors become one line and exit code 2."""
+"""Entry point: dispatch to the subcommand modules; user errors become one line and exit code 2.
+
+Every failure the user can cause prints exactly one line on stderr, `act-edge CMD: error: MESSAGE`,
+and returns 2: bad flags and values (refused by the parser, act_edge.cli.argtypes), ActEdgeError and
+OSError (permission denied, disk full) from a subcommand. Never a traceback for those.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,33 @@ import argparse
 import importlib
 import sys
 
-# Subcommand -> module in act_edge.cli. Each module has `add_arguments(parser)`, `run(args) -> int`
-# and a one-line module docstring used as the help text. Modules import heavy packages inside run().
+# Subcommand -> module in act_edge.cli. Each module has `add_arguments(parser)`, `run(args) -> int`,
+# optionally `validate(args)` (checks that need several flags, before any work), and a one-line
+# module docstring used as the help text. Modules import heavy packages inside run().
 COMMANDS = {
     "init": "init_cmd",
     "export": "export_cmd",
     "inspect": "inspect_cmd",
     "build-engine": "build_engine_cmd",
     "bench": "bench_cmd",
+    "doctor": "doctor_cmd",
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, `PROG: error: MESSAGE`, exit code 2 (no usage lines)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+
+
+def one_line(text: object) -> str:
+    """Collapse a message to one line."""
+    return " ".join(str(text).split())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="act-edge", description="ACT policies from checkpoint to control loop.")
+    parser = OneLineParser(prog="act-edge", description="ACT policies from checkpoint to control loop.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
@@ -26,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         doc = (module.__doc__ or "").strip().splitlines()[0]
         p = sub.add_parser(name, help=doc, description=doc)
         module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _validate=getattr(module, "validate", None))
     return parser
 
 
@@ -34,11 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import ActEdgeError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
     try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a refused value (2, one line already printed)
+        return exc.code if isinstance(exc.code, int) else 2
+    if not getattr(args, "command", None):
+        print(f"act-edge: error: give a command: {', '.join(COMMANDS)} (act-edge --help)", file=sys.stderr)
+        return 2
+    error = f"act-edge {args.command}: error:"
+    try:
+        validate = getattr(args, "_validate", None)
+        if validate is not None:
+            validate(args)
         _require(args)  # before anything runs
         return int(args._run(args) or 0)
     except ImportError as exc:  # torch/onnx/onnxruntime absent (a runtime-only install): one line, exit 2
@@ -47,13 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         package = missing_package(exc)
         if package is None:
             raise
-        print(f"act-edge {args.command}: error: {missing_line('this command', package, exc)}", file=sys.stderr)
+        print(f"{error} {missing_line('this command', package, exc)}", file=sys.stderr)
         return 2
     except ActEdgeError as exc:
-        print(f"act-edge {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{error} {one_line(exc)}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
-        print(f"act-edge {args.command}: error: no such file: {exc.filename}", file=sys.stderr)
+        print(f"{error} no such file: {exc.filename}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # permission denied, disk full, read-only file system, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{error} {where}{one_line(exc.strerror or exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"act-edge {args.command}: interrupted", file=sys.stderr)

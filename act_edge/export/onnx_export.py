@@ -10,9 +10,8 @@ import torch
 
 from ..bundle import io_description
 from .model import ActInferenceModel
+from .opset import MAX_OPSET, MIN_OPSET
 from .resnet import fold_batchnorm
-
-MIN_OPSET = 17  # native LayerNormalization
 
 
 def example_inputs(model: ActInferenceModel, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -32,8 +31,8 @@ def export_onnx(model: ActInferenceModel, path: str | Path, opset: int = MIN_OPS
     """Write the fp32 ONNX graph of `model` (left unchanged) to `path` and run onnx.checker on it."""
     import onnx
 
-    if opset < MIN_OPSET:
-        raise ValueError(f"opset {opset} < {MIN_OPSET}: LayerNormalization needs opset 17")
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(f"opset {opset}: this exporter writes opsets {MIN_OPSET}..{MAX_OPSET}")
     folded = copy.deepcopy(model).eval()
     fold_batchnorm(folded.backbone)
     io = io_description(model.spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 from pathlib import Path
 from typing import Any, Callable
@@ -13,6 +14,7 @@ import torch
 from .. import __version__
 from ..bundle import (ONNX_FP16, ONNX_FP32, PARITY_INPUTS, artifact_entry, io_description,
                       write_bundle_atomic)
+from ..bundle_dest import check_destination
 from ..errors import ParityError
 from .checkpoint import LoadedCheckpoint, build_model
 from .onnx_export import MIN_OPSET, export_onnx
@@ -26,10 +28,16 @@ PARITY_SEED = 20240
 
 
 def export_bundle(ckpt: LoadedCheckpoint, dest: str | Path, *, fp16: bool = False, opset: int = MIN_OPSET,
-                  max_batch: int = 8, tolerance: float = PARITY_TOLERANCE,
+                  max_batch: int = 8, tolerance: float = PARITY_TOLERANCE, force: bool = False,
                   log: Callable[[str], None] = lambda msg: None) -> Path:
-    """Write `dest` (a `*.actedge` directory) and return it; raises ParityError, nothing half-written."""
+    """Write `dest` (a `*.actedge` directory) and return it; raises ParityError, nothing half-written.
+
+    `dest` follows the output rules of act_edge.bundle_dest (a new path or a previous bundle; `force`:
+    also an empty directory or a damaged bundle); it may not contain the source checkpoint.
+    """
     spec = ckpt.spec
+    protect = source_paths(ckpt.source)
+    check_destination(dest, force=force, protect=protect)  # before minutes of work
     model = build_model(ckpt)
     figures = model_figures(model)
 
@@ -50,7 +58,21 @@ def export_bundle(ckpt: LoadedCheckpoint, dest: str | Path, *, fp16: bool = Fals
             artifacts[ONNX_FP16] = artifact_entry(tmp, "model.fp16.onnx", precision="fp16")
         return manifest
 
-    return write_bundle_atomic(dest, build)
+    return write_bundle_atomic(dest, build, force=force, protect=protect)
+
+
+def source_paths(source: dict[str, Any]) -> list[Path]:
+    """The checkpoint path and the files hashed beside it (absolute): what an export must never replace."""
+    if not source.get("path"):
+        return []
+    path = Path(os.path.abspath(source["path"]))
+    base = path if path.is_dir() else path.parent
+    return [path] + [base / name for name in source.get("files", {}) if isinstance(name, str)]
+
+
+def _absolute_path(source: dict[str, Any]) -> dict[str, Any]:
+    """source.path points outside the bundle: stored absolute, so the torch backend finds it from any cwd."""
+    return {"path": os.path.abspath(source["path"])} if source.get("path") else {}
 
 
 def _fp32_parity(model, onnx_path: Path, tolerance: float) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -107,7 +129,7 @@ def _manifest(ckpt: LoadedCheckpoint, figures: dict[str, Any], opset: int, max_b
         "max_batch": max_batch,
         "runtime": ckpt.runtime,
         "artifacts": artifacts,
-        "source": {**ckpt.source, "dropped": ckpt.dropped, "notes": ckpt.notes},
+        "source": {**ckpt.source, **_absolute_path(ckpt.source), "dropped": ckpt.dropped, "notes": ckpt.notes},
         "parity": {"onnx_fp32": parity},
         "model": figures,
         "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,

@@ -13,7 +13,7 @@ def parse_device(device: str) -> int:
     """"cuda:1" -> 1, "cuda" -> 0; anything else is a user error."""
     if device == "cuda":
         return 0
-    if device.startswith("cuda:") and device[5:].isdigit():
+    if isinstance(device, str) and device.startswith("cuda:") and device[5:].isascii() and device[5:].isdigit():
         return int(device[5:])
     raise BackendUnavailable(f"device {device!r} is not 'cuda' or 'cuda:<index>' (TensorRT runs on CUDA GPUs)")
 

@@ -85,7 +85,7 @@ def build_engine(bundle_dir: str | Path, opts: BuildOptions, log: Log, *, device
     entry = register_engine(bundle.path, key, plan, verify, extra={
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build": {"seconds": round(build_s, 1), "workspace_mib": opts.workspace_mib,
-                  "opt_level": opts.opt_level, "timing_cache": str(cache)},
+                  "opt_level": opts.opt_level, "timing_cache": str(Path(cache).absolute())},
     })
     log(f"engine {entry['path']} registered ({key.describe()})")
     return entry

@@ -1,0 +1,96 @@
+"""Smoke run: the best backend available here ("auto") on the bundle's parity inputs, against the
+reference actions recorded in parity.npz, with a pass/fail against the bundle's tolerance.
+
+fp32 backends are held to the manifest's `parity.onnx_fp32.tolerance` (max |error| in normalized
+action units; the exporter's 5e-5 when the manifest has none); fp16 backends to the limit
+`act-edge build-engine` refuses an fp16 engine at (max |error| 2 % of an action dimension's range),
+the range defined as the exporter's `fp16_error` figure defines it (`action_span`), so the two compare.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backends.select import open_backend
+from ..bundle import PARITY_INPUTS, Bundle
+from ..errors import ActEdgeError
+from ..spec import ActSpec
+from ..trt.verify import DEFAULT_MAX_ERROR_PCT, error_metrics, parity_inputs
+from .check import FAIL, OK, WARN, Check
+
+FP32_TOLERANCE_DEFAULT = 5e-5  # act_edge.export.pipeline.PARITY_TOLERANCE (not imported: it needs torch)
+
+
+def smoke_check(bundle: Bundle) -> Check:
+    if PARITY_INPUTS not in bundle.manifest.get("artifacts", {}):
+        return Check(WARN, "smoke run", "not run: the bundle has no parity_inputs artifact (parity.npz)",
+                     "re-export the bundle with this act-edge (act-edge export CKPT)")
+    try:
+        inputs, reference = parity_inputs(bundle)
+        backend, _skipped = open_backend(bundle, "auto", max_batch=1)
+    except ActEdgeError as exc:
+        return Check(FAIL, "smoke run", f"no backend could load the bundle: {exc}",
+                     "fix the failed lines above (onnxruntime, engine, artifacts)")
+    try:
+        got = run_once(backend, inputs)
+    except Exception as exc:  # a backend's own error types: the finding names the backend
+        return Check(FAIL, "smoke run", f"{backend.describe()} failed on parity.npz: {type(exc).__name__}: "
+                                        f"{str(exc).splitlines()[0] if str(exc) else ''}",
+                     "run `act-edge inspect` on the bundle and re-export it if the graph is damaged")
+    finally:
+        backend.close()
+    return judge(bundle, backend.describe(), backend.precision, got, reference)
+
+
+def run_once(backend: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    batch = next(iter(inputs.values())).shape[0]
+    for name, value in inputs.items():
+        backend.input_buffer(name)[:batch] = value
+    backend.upload(batch)
+    backend.execute(batch)
+    return np.array(backend.download(batch), dtype=np.float32, copy=True)
+
+
+def action_span(spec: ActSpec, reference: np.ndarray) -> tuple[np.ndarray, str]:
+    """Per-dimension action range, as act_edge.export.parity.action_range (not imported: export side):
+    max - min for min_max, 6 std for mean_std, else the reference's own span."""
+    norm = spec.action_norm
+    if norm.mode == "min_max":
+        return np.abs(np.array(norm.max, dtype=np.float64) - np.array(norm.min, dtype=np.float64)), "max - min"
+    if norm.mode == "mean_std":
+        return 6.0 * np.array(norm.std, dtype=np.float64), "6 x std"
+    flat = reference.reshape(-1, reference.shape[-1]).astype(np.float64)
+    return np.maximum(flat.max(0) - flat.min(0), 1e-12), "observed range of the reference actions"
+
+
+def judge(bundle: Bundle, described: str, precision: str, got: np.ndarray, reference: np.ndarray) -> Check:
+    span, span_source = action_span(bundle.spec, reference)
+    metrics = error_metrics(got, reference, span)
+    data: dict[str, Any] = {"backend": described, "precision": precision, "range_definition": span_source,
+                            **{k: metrics[k] for k in ("max_abs", "max_abs_pct_range", "finite")}}
+    if not metrics["finite"]:
+        return Check(FAIL, "smoke run", f"{described}: non-finite actions on parity.npz",
+                     "re-export the bundle; for fp16, export without --fp16", {**data, "max_abs": None,
+                                                                               "max_abs_pct_range": None})
+    if precision == "fp16":
+        limit = DEFAULT_MAX_ERROR_PCT["fp16"]
+        err, what = metrics["max_abs_pct_range"], f"{metrics['max_abs_pct_range']:.3g}% of the action range"
+        data.update(tolerance=limit, tolerance_unit="pct_range")
+        within = err <= limit
+        limit_text = f"{limit:g}%"
+    else:
+        unit = bundle.spec.action_norm.unit_scale()
+        err = float((np.abs(got.astype(np.float64) - reference.astype(np.float64)) / unit).max())
+        limit = float(bundle.manifest.get("parity", {}).get("onnx_fp32", {}).get("tolerance", FP32_TOLERANCE_DEFAULT))
+        what = f"{err:.3g} normalized action units"
+        data.update(max_abs_normalized=err, tolerance=limit, tolerance_unit="normalized")
+        within = err <= limit
+        limit_text = f"{limit:g}"
+    finding = f"{described}: max |error| {what} vs the recorded reference"
+    if within:
+        return Check(OK, "smoke run", f"{finding}, within the tolerance {limit_text}", data=data)
+    return Check(FAIL, "smoke run", f"{finding} exceeds the tolerance {limit_text}",
+                 "re-export the bundle (act-edge export CKPT); if it persists, report it with the output of "
+                 "act-edge doctor BUNDLE --json", data)
