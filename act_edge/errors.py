@@ -41,3 +41,7 @@ class ConcurrentUseError(ActEdgeError, RuntimeError):
 
 class PolicyClosedError(ActEdgeError, RuntimeError):
     """A Policy was used after `close()`."""
+
+
+class DependencyMissing(ActEdgeError):
+    """An optional package a command needs (torch, onnx, onnxruntime) cannot be imported here."""

@@ -25,7 +25,8 @@ class PostSteps:
     """The manifest's post-steps, checked once; `apply(action)` edits an (..., A) array in place."""
 
     def __init__(self, steps: list[dict[str, Any]] | None, action_dim: int) -> None:
-        self._snaps: list[tuple[int, float, float, float]] = []  # (index, threshold, low, high)
+        # (index, threshold, low, high); float32 as in the C++ runtime, so a tie compares the same there
+        self._snaps: list[tuple[int, np.float32, np.float32, np.float32]] = []
         if steps is None:
             return
         if not isinstance(steps, list):
@@ -57,20 +58,23 @@ class PostSteps:
                         raise BundleError(f"{where}: {key}[{k}] {v!r} is outside the float32 range")
                 if not low[k] < high[k]:
                     raise BundleError(f"{where}: low[{k}] {low[k]!r} is not below high[{k}] {high[k]!r}")
-                self._snaps.append((int(i), float(thr[k]), float(low[k]), float(high[k])))
+                self._snaps.append((int(i), np.float32(thr[k]), np.float32(low[k]), np.float32(high[k])))
 
     def __bool__(self) -> bool:
         return bool(self._snaps)
 
     def apply(self, actions: np.ndarray) -> np.ndarray:
-        """Snap in place: a[..., i] = high if a[..., i] > threshold else low. Returns `actions`."""
-        if actions.ndim == 1:  # the control step: scalar work, no temporaries
+        """Snap in place: a[..., i] = high if a[..., i] > threshold else low. Returns `actions`.
+
+        The comparison is float32 against float32 on both paths: numpy 1.x would compare a float32
+        scalar with a Python float in float64 and snap a value exactly at the threshold high."""
+        if actions.ndim == 1:  # the control step: scalar work, no array temporaries
             for i, t, lo, hi in self._snaps:
-                actions[i] = hi if actions[i] > t else lo
+                actions[i] = hi if np.float32(actions[i]) > t else lo
         else:
             for i, t, lo, hi in self._snaps:
                 col = actions[..., i]
-                np.copyto(col, np.where(col > t, hi, lo))
+                np.copyto(col, np.where(col.astype(np.float32, copy=False) > t, hi, lo))
         return actions
 
 

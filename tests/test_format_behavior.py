@@ -8,14 +8,15 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
-import fixtures_families as ff
-import reference_families as rf
-from act_edge.errors import CheckpointError
-from act_edge.export.checkpoint import load_checkpoint
-from act_edge.export.formats import detect_format
-from family_parity import TOL, export, normalized_error, one_line, run_bundle
+torch = pytest.importorskip("torch")
+
+import fixtures_families as ff  # noqa: E402
+import reference_families as rf  # noqa: E402
+from act_edge.errors import CheckpointError  # noqa: E402
+from act_edge.export.checkpoint import load_checkpoint  # noqa: E402
+from act_edge.export.formats import detect_format  # noqa: E402
+from family_parity import TOL, export, normalized_error, one_line, run_bundle  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -49,3 +49,26 @@ def test_grippers_are_snapped_and_other_joints_untouched(tmp_path, coeff, n_step
 def test_bad_post_steps_are_refused_at_load(steps, match):
     with pytest.raises(BundleError, match=match):
         PostSteps(steps, action_dim=5)
+
+
+@pytest.mark.parametrize("thr", [0.1, 0.3, 0.7, -0.25, 1.1])
+def test_tie_at_threshold_snaps_low_on_step_and_batched_paths(thr):
+    """A float32 action exactly at the float32 threshold snaps low (as C++ does), one ulp above snaps
+    high, on the 1-D step path and the batched path alike, whatever numpy's scalar promotion rules
+    (numpy 1.x compares a float32 scalar with a Python float in float64)."""
+    rng = np.random.default_rng(int(abs(thr) * 100))
+    steps = PostSteps([_snap([2, 4], [thr, -thr], [-1.5, 0.0], [1.5, 0.09])], 6)
+    t = np.float32(thr)
+    rows = rng.uniform(-2, 2, (9, 6)).astype(np.float32)
+    rows[:, 2] = np.repeat([t, np.nextafter(t, np.float32(9)), np.nextafter(t, np.float32(-9))], 3)
+    rows[:, 4] = np.tile([-t, np.nextafter(-t, np.float32(9)), np.nextafter(-t, np.float32(-9))], 3)
+    want = rows.copy()
+    want[:, 2] = np.repeat(np.array([-1.5, 1.5, -1.5], np.float32), 3)
+    want[:, 4] = np.tile(np.array([0.0, 0.09, 0.0], np.float32), 3)
+    stepped = np.array([steps.apply(r.copy()) for r in rows])
+    batched = steps.apply(rows.copy())
+    batched3 = steps.apply(rows.reshape(3, 3, 6).copy()).reshape(9, 6)
+    np.testing.assert_array_equal(stepped, want)
+    np.testing.assert_array_equal(batched, want)
+    np.testing.assert_array_equal(batched3, want)
+    assert stepped.dtype == batched.dtype == np.float32

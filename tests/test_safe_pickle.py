@@ -10,11 +10,15 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
-import fixtures_families as ff
 from act_edge.errors import CheckpointError
 from act_edge.export.safe_pickle import load_plain_pickle, load_torch_checkpoint, to_plain
+
+
+@pytest.fixture
+def torch():
+    """torch for the tests of the torch.load allow-list; they skip where torch is absent."""
+    return pytest.importorskip("torch")
 
 
 class _Reduce:
@@ -52,7 +56,7 @@ def test_plain_pickle_refuses_code_by_name(tmp_path, func, name):
     assert not marker.exists() and marker_keep.exists()
 
 
-def test_torch_loader_refuses_by_name_and_runs_nothing(tmp_path):
+def test_torch_loader_refuses_by_name_and_runs_nothing(tmp_path, torch):
     marker = tmp_path / "marker"
     torch.save({"w": torch.ones(2), "x": _Reduce(os.system, f"touch {marker}")}, tmp_path / "evil.pt")
     with pytest.raises(CheckpointError) as e:
@@ -60,7 +64,9 @@ def test_torch_loader_refuses_by_name_and_runs_nothing(tmp_path):
     assert "\n" not in str(e.value) and "system" in str(e.value) and not marker.exists()
 
 
-def test_omegaconf_stand_ins_to_plain(tmp_path):
+def test_omegaconf_stand_ins_to_plain(tmp_path, torch):
+    import fixtures_families as ff
+
     value = {"a": 1, "b": [1, 2, {"c": None}], "d": {"e": "x", "f": 2.5, "g": True}}
     with ff.fake_omegaconf() as classes:
         torch.save({"hyper_parameters": {"cfg": ff._omegaconf(value, classes)}, "w": torch.zeros(1)}, tmp_path / "hp.pth")
@@ -74,7 +80,7 @@ def test_omegaconf_stand_ins_to_plain(tmp_path):
     assert "omegaconf" in str(e.value) and "\n" not in str(e.value)
 
 
-def test_truncated_and_garbage(tmp_path):
+def test_truncated_and_garbage(tmp_path, torch):
     p = tmp_path / "x.pkl"
     p.write_bytes(pickle.dumps({"a": np.ones(100)})[:40])
     with pytest.raises(CheckpointError) as e:
@@ -85,7 +91,7 @@ def test_truncated_and_garbage(tmp_path):
 
 
 @pytest.mark.parametrize("version", ["2.3.0", "2.4.0"])
-def test_real_omegaconf_pickles_load_without_omegaconf(version):
+def test_real_omegaconf_pickles_load_without_omegaconf(version, torch):
     """Files written by the real omegaconf (see tests/data/omegaconf/make.py) load and convert."""
     from pathlib import Path
 
@@ -104,7 +110,7 @@ def test_real_omegaconf_pickles_load_without_omegaconf(version):
     assert obj["hparams_type"].__qualname__ == "DictConfig" and "omegaconf" not in sys.modules
 
 
-def test_real_lightning_checkpoint_loads_without_lightning_or_omegaconf():
+def test_real_lightning_checkpoint_loads_without_lightning_or_omegaconf(torch):
     """A checkpoint written by the real lightning 2.6.6 Trainer (see tests/data/lightning/make.py)."""
     from pathlib import Path
 

@@ -52,20 +52,24 @@ def render(r: dict[str, Any]) -> str:
                  + (f" sha256 {art['sha256'][:12]}" if art.get("sha256") else ""))
     gpu_mem = (f"{st['gpu_memory_delta_mib']:+.0f} MiB GPU memory" if st["gpu_memory_delta_mib"] is not None
                else "GPU memory delta unavailable")
+    rss = f"peak RSS {st['peak_rss_mib']:.0f} MiB; " if st.get("peak_rss_mib") is not None else ""
     lines.append(f"startup      load {st['load_ms']:.0f} ms + first action {st['first_action_ms']:.1f} ms = "
-                 f"{st['load_to_first_action_ms']:.0f} ms; peak RSS {st['peak_rss_mib']:.0f} MiB; {gpu_mem}")
-    lat = r["latency"]
-    lines += ["", f"latency (ms; {lat['method']}; seed {r['synthetic']['seed']})",
-              f"  {'stage':<16}{'count':>7}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'mean':>10}{'std':>10}"]
-    for name, s in lat["stages"].items():
-        lines.append(f"  {name:<16}{s['count']:>7}" + "".join(f"{_ms(s[k + '_us']):>10}"
-                                                          for k in ("p50", "p90", "p99", "max", "mean", "std")))
-    th = r["throughput"]
-    lines += ["", f"throughput   batch {th['batch']}: {th['inferences_per_s']:.2f} inferences/s "
-                  f"({th['batches_per_s']:.2f} batches/s, p50 {th['batch_latency_p50_ms']:.1f} ms per batch)"]
-    pw = r["power"]
-    lines.append(f"power        {pw['mean_w']:.2f} W mean ({pw['rail']}), {pw['mj_per_inference']:.1f} mJ/inference"
-                 if pw.get("available") else f"power        {pw['reason']}")
+                 f"{st['load_to_first_action_ms']:.0f} ms; {rss}{gpu_mem}")
+    lat = r.get("latency")  # None (with th, pw) when an earlier phase failed: see r["incomplete"]
+    if lat:
+        lines += ["", f"latency (ms; {lat['method']}; seed {r['synthetic']['seed']})",
+                  f"  {'stage':<16}{'count':>7}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'mean':>10}{'std':>10}"]
+        for name, s in lat["stages"].items():
+            lines.append(f"  {name:<16}{s['count']:>7}" + "".join(f"{_ms(s[k + '_us']):>10}"
+                                                              for k in ("p50", "p90", "p99", "max", "mean", "std")))
+    th = r.get("throughput")
+    if th:
+        lines += ["", f"throughput   batch {th['batch']}: {th['inferences_per_s']:.2f} inferences/s "
+                      f"({th['batches_per_s']:.2f} batches/s, p50 {th['batch_latency_p50_ms']:.1f} ms per batch)"]
+    pw = r.get("power")
+    if pw:
+        lines.append(f"power        {pw['mean_w']:.2f} W mean ({pw['rail']}), {pw['mj_per_inference']:.1f} mJ/inference"
+                     if pw.get("available") else f"power        {pw['reason']}")
     c = r.get("compare")
     if c:
         lines.append(f"compare      PyTorch eager {c['torch_median_ms']:.1f} ms vs bundle {c['bundle_median_ms']:.1f} ms "
@@ -78,6 +82,9 @@ def render(r: dict[str, Any]) -> str:
                      f"{loop['missed_deadlines']}/{loop['ticks_scheduled']} deadlines missed "
                      f"({loop['overruns']} overruns, {loop['skipped_ticks']} skipped ticks)")
         lines += ["", f"verdict      {loop['verdict']}"]
+    bad = r.get("incomplete")
+    if bad:
+        lines += ["", f"incomplete   the {bad['phase']} phase failed ({bad['error']}); later phases did not run"]
     return "\n".join(lines)
 
 

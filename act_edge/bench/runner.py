@@ -9,6 +9,9 @@ Phases, in order, on one policy object:
   5. control loop: `step()` at `hz` for `duration` seconds, paced by deadlines
   6. compare (optional): the source checkpoint in PyTorch eager on the same device, interleaved
      call by call with the bundle's `predict_chunk()` on the same observations
+
+With a compare checkpoint, torch and the checkpoint are checked before anything is measured. A
+failure after startup raises `BenchIncomplete` carrying what was measured (`incomplete` says where).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 
 from .. import __version__
 from ..bundle import MANIFEST, load_bundle, sha256_file
+from ..errors import ActEdgeError
 from . import control_loop, device_info, policy_adapter, synthetic
 from .power import PowerSampler, per_inference
 
@@ -48,9 +52,18 @@ class BenchConfig:
     pool: int = 16  # distinct synthetic observations, cycled
 
 
+class BenchIncomplete(ActEdgeError):
+    """A phase after startup failed; `result`/`extras` hold what was measured (missing phases None)."""
+
+    def __init__(self, message: str, result: dict[str, Any], extras: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result, self.extras = result, extras
+
+
 def run(cfg: BenchConfig, progress: Progress = lambda phase, done, total: None) -> tuple[dict, dict]:
     """(result dict for the JSON, extras for the plot: raw stage samples and the loop trace)."""
     bundle = load_bundle(cfg.bundle)
+    reference = compare_reference(cfg.compare, bundle) if cfg.compare else None  # before measuring
     pool = synthetic.make_pool(bundle, cfg.pool, cfg.seed)
     result: dict[str, Any] = {
         "schema": SCHEMA,
@@ -64,17 +77,32 @@ def run(cfg: BenchConfig, progress: Progress = lambda phase, done, total: None) 
     }
     extras: dict[str, Any] = {}
     policy, result["startup"] = _startup(cfg, pool)
+    phase = "describe"
     try:
         result["policy"] = policy_adapter.describe(policy)
         result["bundle"]["artifact"] = _artifact_used(bundle, result["policy"])
+        phase = "warmup"
         for i in range(cfg.warmup):
             policy.step(pool[i % len(pool)])
             progress("warmup", i + 1, cfg.warmup)
+        phase = "latency"
         result["latency"], result["power"], extras["stage_samples"] = _latency(cfg, policy, pool, progress)
+        phase = "throughput"
         result["throughput"] = _throughput(cfg, policy, pool, progress)
         result["startup"]["peak_rss_mib"] = _peak_rss_mib()  # before torch (--compare) inflates it
+        phase = "control loop"
         result["control_loop"], extras["trace"] = _loop(cfg, policy, pool, progress)
-        result["compare"] = _compare(cfg, bundle, policy, pool, result["policy"], progress) if cfg.compare else None
+        phase = "compare"
+        result["compare"] = (_compare(cfg, bundle, reference, policy, pool, result["policy"], progress)
+                             if reference is not None else None)
+    except Exception as exc:  # keep what was measured: the caller still writes the table and the JSON
+        result["device"]["load_average_end"] = _loadavg()
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        result["incomplete"] = {"phase": phase, "error": why}
+        for key in ("policy", "latency", "power", "throughput", "control_loop", "compare"):
+            result.setdefault(key, None)
+        raise BenchIncomplete(f"the {phase} phase failed ({why}); the phases before it were measured",
+                              result, extras) from exc
     finally:
         policy_adapter.close(policy)
     result["device"]["load_average_end"] = _loadavg()
@@ -164,17 +192,25 @@ def _loop(cfg: BenchConfig, policy: Any, pool: list, progress: Progress):
     return summary, trace
 
 
-def _compare(cfg: BenchConfig, bundle, policy: Any, pool: list, pol: dict[str, Any],
+def compare_reference(checkpoint: str, bundle) -> Any:
+    """The --compare checkpoint, loaded and checked against the bundle (torch importable, readable, same spec)."""
+    from ..dependencies import require
+
+    require(f"--compare {checkpoint}", "torch")
+    from ..export.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(checkpoint)
+    if ckpt.spec != bundle.spec:
+        raise ActEdgeError(f"--compare {checkpoint}: its spec differs from the bundle's, so actions cannot be compared")
+    return ckpt
+
+
+def _compare(cfg: BenchConfig, bundle, ckpt: Any, policy: Any, pool: list, pol: dict[str, Any],
              progress: Progress) -> dict[str, Any]:
     import torch
 
-    from ..export.checkpoint import build_model, load_checkpoint
+    from ..export.checkpoint import build_model
 
-    ckpt = load_checkpoint(cfg.compare)
-    if ckpt.spec != bundle.spec:
-        from ..errors import ActEdgeError
-
-        raise ActEdgeError(f"--compare {cfg.compare}: its spec differs from the bundle's, so actions cannot be compared")
     device = pol["device"] if str(pol["device"]).startswith("cuda") else "cpu"
     model = build_model(ckpt).to(device)
     unit = bundle.spec.action_norm.unit_scale()

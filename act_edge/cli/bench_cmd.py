@@ -72,6 +72,13 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
     try:
         result, extras = runner.run(cfg, bar.update)
+    except runner.BenchIncomplete as exc:  # a late phase failed: keep what was measured, then exit 2
+        bar.close()
+        print(report.render(exc.result))
+        if args.json is not None:
+            report.write_json(args.json, exc.result)
+            print(f"json         {args.json} (incomplete)")
+        raise
     finally:
         bar.close()
     print(report.render(result))

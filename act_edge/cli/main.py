@@ -65,7 +65,16 @@ def main(argv: list[str] | None = None) -> int:
         validate = getattr(args, "_validate", None)
         if validate is not None:
             validate(args)
+        _require(args)  # before anything runs
         return int(args._run(args) or 0)
+    except ImportError as exc:  # torch/onnx/onnxruntime absent (a runtime-only install): one line, exit 2
+        from ..dependencies import missing_line, missing_package
+
+        package = missing_package(exc)
+        if package is None:
+            raise
+        print(f"{error} {missing_line('this command', package, exc)}", file=sys.stderr)
+        return 2
     except ActEdgeError as exc:
         print(f"{error} {one_line(exc)}", file=sys.stderr)
         return 2
@@ -79,6 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"act-edge {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+# Optional packages a subcommand needs whatever its arguments, checked before it runs (others, such as
+# `inspect CKPT` needing torch, surface as the ImportError above).
+NEEDS = {"init": ("torch",), "export": ("torch", "onnx", "onnxruntime")}
+
+
+def _require(args: argparse.Namespace) -> None:
+    from ..dependencies import require
+
+    require("this command", *NEEDS.get(args.command, ()))
 
 
 def _version() -> str:

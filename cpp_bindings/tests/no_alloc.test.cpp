@@ -1,6 +1,6 @@
 // The control-loop paths allocate nothing: ensemble/queue update, profiler record, validation of a
 // valid observation, the finite check of a finite chunk, post-steps. Counted by replacing the global operator new in this test binary.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <atomic>
 #include <cstdlib>

@@ -1,6 +1,6 @@
 // PostSteps (runtime.post_steps) and the model-output finite check (find_non_finite): parsing, the
 // Python runtime's messages, and apply() against a hand-computed expectation.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <cmath>
 #include <limits>
