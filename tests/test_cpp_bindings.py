@@ -224,6 +224,11 @@ BAD_OBSERVATIONS = [
     (_edit(lambda o: o.update(zz=1, aa=2)), False,
      "observation['aa']: unknown field (expected one of ['env_state', 'images', 'state'])"),
     (_edit(lambda o: o.update(state=[0.0] * 14)), False, "state: expected a numpy array, got list"),
+    # issue 10 defect 2: a mapping where a vector belongs (the C++ message once viewed a freed string)
+    (_edit(lambda o: o.update(state={"joints": o["state"]})), False, "state: expected a numpy array, got dict"),
+    (_edit(lambda o: o.update(env_state={"a": o["env_state"], "b": o["state"]})), False,
+     "env_state: expected a numpy array, got dict"),
+    (_edit(lambda o: o.update(state={"j": good_obs(2)["state"]})), True, "state: expected a numpy array, got dict"),
     (_edit(lambda o: o["images"].update(top=[[0]])), False, "images['top']: expected a numpy array, got list"),
     (_edit(lambda o: o.update(images=7)), False, "images: expected a dict of cameras or a uint8 array, got int"),
     (_edit(lambda o: o.update(state=good_obs(2)["state"], images=good_obs(3)["images"],

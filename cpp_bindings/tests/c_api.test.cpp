@@ -87,3 +87,27 @@ TEST_CASE("C API validation gives the documented messages", "[c_api]") {
     CHECK(act_edge_validate(s, &bad, 1, 0) == ACT_EDGE_ERR_INVALID_ARGUMENT);
     act_edge_schema_destroy(s);
 }
+
+TEST_CASE("C API: state given as a mapping is named with Python's message (issue 10 defect 2)", "[c_api]") {
+    // A tensor with a camera name makes `state` a {name: array} mapping. The message once viewed a
+    // destroyed std::string (garbage bytes here, a use-after-scope under AddressSanitizer).
+    act_edge_schema* s = act_edge_schema_create(
+        R"([{"name": "images", "dtype": "uint8", "shape": ["batch", 1, 4, 6, 3], "cameras": ["top"]},
+            {"name": "state", "dtype": "float32", "shape": ["batch", 3]},
+            {"name": "env_state", "dtype": "float32", "shape": ["batch", 2]}])");
+    REQUIRE(s);
+    const int64_t img_shape[] = {4, 6, 3}, st_shape[] = {3}, env_shape[] = {2};
+    float state[3] = {0.3f, -1.7f, 2.2f}, env[2] = {0.9f, -0.4f};
+    act_edge_tensor obs[] = {{"images", "top", "uint8", 3, img_shape, nullptr},
+                             {"state", "joints", "float32", 1, st_shape, state},
+                             {"env_state", nullptr, "float32", 1, env_shape, env}};
+    for (int rep = 0; rep < 3; ++rep) {  // the freed bytes differ between calls
+        CHECK(act_edge_validate(s, obs, 3, 0) == ACT_EDGE_ERR_OBSERVATION);
+        CHECK(std::string(act_edge_last_error()) == "state: expected a numpy array, got dict");
+    }
+    obs[1] = {"state", nullptr, "float32", 1, st_shape, state};
+    obs[2] = {"env_state", "a", "float32", 1, env_shape, env};
+    CHECK(act_edge_validate(s, obs, 3, 0) == ACT_EDGE_ERR_OBSERVATION);
+    CHECK(std::string(act_edge_last_error()) == "env_state: expected a numpy array, got dict");
+    act_edge_schema_destroy(s);
+}
