@@ -164,6 +164,57 @@ def test_chunk_queue_matches_python_runtime(cpp) -> None:
         np.testing.assert_array_equal(cc.pop(), np.asarray(py.pop()))
 
 
+# --- non-finite chunks (issue 10 defect 3c) ----------------------------------------------------
+
+def _python_refusal(chunk: np.ndarray) -> str:
+    """The Python Policy's ActionError text for this chunk (act_edge.policy._check_finite)."""
+    from act_edge.errors import ActionError
+    from act_edge.policy import _check_finite
+
+    with pytest.raises(ActionError) as info:
+        _check_finite(chunk)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_ensemble_refuses_non_finite_chunk_like_python(cpp, bad: float) -> None:
+    """A nan/inf chunk raises ActionError with the Python Policy's text and leaves the ensemble as
+    it was: the actions that follow equal those of a twin that never saw it (it once returned
+    normally and poisoned the next chunk-1 actions)."""
+    rng = np.random.default_rng(17)
+    chunks = rng.standard_normal((250, 100, 14)).astype(np.float32)
+    ens, twin = cpp.TemporalEnsemble(100, 14, 0.01), cpp.TemporalEnsemble(100, 14, 0.01)
+    for t, chunk in enumerate(chunks):
+        if t % 40 == 9:
+            poisoned = chunk.copy()
+            poisoned[tuple(rng.integers(0, (100, 14)))] = bad
+            with pytest.raises(cpp.ActionError) as info:
+                ens.update(poisoned)
+            assert str(info.value) == _python_refusal(poisoned)
+            assert ens.steps == t
+        got = ens.update(chunk)
+        assert np.isfinite(got).all()
+        np.testing.assert_array_equal(got, twin.update(chunk))
+    with pytest.raises(cpp.ActionError):
+        cpp.TemporalEnsemble(7, 3, 0.0).run(np.where(np.arange(3 * 7 * 3).reshape(3, 7, 3) == 40, bad,
+                                                     chunks[:3, :7, :3]).astype(np.float32))
+
+
+def test_chunk_queue_refuses_non_finite_chunk_like_python(cpp) -> None:
+    rng = np.random.default_rng(4)
+    q = cpp.ChunkQueue(3, 5)
+    chunk = rng.standard_normal((10, 5)).astype(np.float32)
+    for where, bad in (((0, 0), np.nan), ((2, 4), -np.inf), ((9, 3), np.inf)):  # row 9 is never queued: refused too
+        poisoned = chunk.copy()
+        poisoned[where] = bad
+        with pytest.raises(cpp.ActionError) as info:
+            q.push(poisoned)
+        assert str(info.value) == _python_refusal(poisoned)
+        assert q.empty and len(q) == 0
+    q.push(chunk)
+    np.testing.assert_array_equal(np.stack([q.pop() for _ in range(3)]), chunk[:3])
+
+
 # --- observation validation --------------------------------------------------------------------
 
 IO_INPUTS = [  # as act_edge.bundle.io_description writes them

@@ -20,6 +20,11 @@
 namespace act_edge {
 namespace {
 
+// The ensemble / queue refused a (rows, cols) chunk: ActionError with the Python Policy's message.
+[[noreturn]] void refuse_chunk(const float* chunk, const std::int64_t* shape) {
+    throw ActionError(refused_chunk_message(chunk, static_cast<std::size_t>(shape[0]), static_cast<std::size_t>(shape[1])));
+}
+
 void cuda_check(cudaError_t e, const char* what) {
     if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
 }
@@ -452,9 +457,9 @@ void TrtPolicy::step(const Observation& obs, float* action) {
     if (m.ensemble) {
         m.run(obs, false);
         const auto* out = static_cast<const float*>(m.output->host.get());
-        check_finite(out, chunk_shape, 2);  // ActionError before the ensemble sees the chunk
         const auto t1 = Profiler::Clock::now();
-        m.ensemble->update(out, action);
+        // The ensemble refuses a chunk with nan/inf and stays unchanged: ActionError naming the value.
+        if (!m.ensemble->update(out, action)) refuse_chunk(out, chunk_shape);
         post.apply(action, 1);  // on the emitted action, never on the ensemble's state
         const auto t2 = Profiler::Clock::now();
         m.profiler.record(Stage::Ensemble, t1, t2);
@@ -465,8 +470,8 @@ void TrtPolicy::step(const Observation& obs, float* action) {
     if (m.queue->empty()) {
         m.run(obs, false);
         const auto* out = static_cast<const float*>(m.output->host.get());
-        check_finite(out, chunk_shape, 2);  // ActionError before the queue sees the chunk
-        m.queue->push(out, m.chunk);
+        // The queue refuses a chunk with nan/inf and stays empty: ActionError naming the value.
+        if (!m.queue->push(out, m.chunk)) refuse_chunk(out, chunk_shape);
     } else {
         validate_observation(m.schema, obs, false);  // every step, as the Python Policy does
         m.profiler.record(Stage::Validate, t0, Profiler::Clock::now());

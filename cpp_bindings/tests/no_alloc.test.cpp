@@ -47,9 +47,9 @@ TEST_CASE("hot paths do not allocate", "[alloc]") {
         {
             act_edge::Profiler::Scope total(prof, act_edge::Stage::Total);
             REQUIRE_FALSE(act_edge::find_non_finite(chunk.data(), chunk_shape, 2).has_value());
-            e.update(chunk.data(), out.data());
+            REQUIRE(e.update(chunk.data(), out.data()));
             post.apply(out.data(), 1);
-            q.update(chunk.data(), 100, out.data());
+            REQUIRE(q.update(chunk.data(), 100, out.data()));
             prof.record(act_edge::Stage::Infer, 1.0);
             REQUIRE_FALSE(act_edge::check_observation(schema, obs).has_value());
             if (s == 500) e.reset();
