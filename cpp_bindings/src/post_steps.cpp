@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -136,6 +137,19 @@ PostSteps parse_post_steps(const json& steps, std::size_t action_dim) {
                 if (!as_double(*vals[q], v[q]))
                     throw BundleError(where + ": " + kSnapKeys[q + 1] + "[" + std::to_string(k) + "] " +
                                       py_repr(*vals[q]) + " is not a number");
+            // Numbers that would put inf/nan into an action once cast to float32 (act_edge/manifest_schema.py's
+            // texts; parse_manifest has refused NaN/Infinity before).
+            for (int q = 0; q < 3; ++q) {
+                if (!std::isfinite(v[q]))
+                    throw BundleError(where + ": " + kSnapKeys[q + 1] + "[" + std::to_string(k) + "] " +
+                                      py_repr(*vals[q]) + " is not a finite number");
+                if (std::abs(v[q]) > static_cast<double>(std::numeric_limits<float>::max()))
+                    throw BundleError(where + ": " + kSnapKeys[q + 1] + "[" + std::to_string(k) + "] " +
+                                      py_repr(*vals[q]) + " is outside the float32 range");
+            }
+            if (!(v[1] < v[2]))
+                throw BundleError(where + ": low[" + std::to_string(k) + "] " + py_repr(low[k]) + " is not below high[" +
+                                  std::to_string(k) + "] " + py_repr(high[k]));
             snaps.push_back({static_cast<std::size_t>(i), static_cast<float>(v[0]), static_cast<float>(v[1]),
                              static_cast<float>(v[2])});
         }

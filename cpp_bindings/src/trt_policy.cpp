@@ -140,10 +140,6 @@ const char* numpy_name(nvinfer1::DataType t) {
     }
 }
 
-std::string join(const std::string& dir, const std::string& rel) {
-    return (dir.empty() || dir.back() == '/') ? dir + rel : dir + "/" + rel;
-}
-
 // One engine I/O tensor with its buffers, sized for max_batch.
 struct Binding {
     std::string name;
@@ -206,7 +202,10 @@ struct TrtPolicy::Impl {
         cuda_check(cudaSetDevice(opt.device), "cudaSetDevice");
         machine = this_machine(opt.device);
         engine_entry = &select_engine(manifest, machine, opt.precision);
-        const std::string engine_path = join(opt.bundle_dir, engine_entry->path);
+        // Confined to the bundle (no '..', absolute path or symbolic link), checked again right before opening.
+        const std::string engine_path = resolve_in_bundle(
+            opt.bundle_dir, engine_entry->path,
+            "engines[" + std::to_string(engine_entry - manifest.engines.data()) + "].path", manifest.manifest_path);
         if (opt.verify_sha256) verify_sha256(engine_path, engine_entry->sha256);
 
         max_batch = static_cast<std::size_t>(opt.max_batch > 0 ? opt.max_batch : std::max<std::int64_t>(1, engine_entry->key.max_batch));
