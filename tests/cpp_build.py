@@ -1,6 +1,8 @@
 """Build cpp_bindings (and its Python module) into build/cpp with CMake; shared by tests and benchmarks.
 
 Missing tools or Debian packages FAIL (CI installs them), naming what to install.
+ACT_EDGE_CPP_SANITIZE=1 builds into build/cpp-asan with AddressSanitizer + UBSan instead
+(tools/cpp_sanitize.sh: python must then run with the ASan runtime in LD_PRELOAD).
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "cpp_bindings"
-BUILD = ROOT / "build" / "cpp"
+SANITIZE = os.environ.get("ACT_EDGE_CPP_SANITIZE", "") not in ("", "0")
+BUILD = ROOT / "build" / ("cpp-asan" if SANITIZE else "cpp")
 APT_LINE = "apt-get install -y cmake g++ nlohmann-json3-dev pybind11-dev catch2 libbenchmark-dev"
 
 
 def _run(cmd: list[str], what: str, timeout: int = 1200) -> str:
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    # cmake/make/compilers/ctest run without the ASan runtime a sanitized pytest preloads (the test
+    # binaries carry their own).
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
         tail = "\n".join(out.splitlines()[-40:])
@@ -37,8 +43,9 @@ def build_cpp() -> Path:
     cache = BUILD / "CMakeCache.txt"
     want_py = f"Python_EXECUTABLE:FILEPATH={sys.executable}"
     if not cache.is_file() or want_py not in cache.read_text():
+        mode = ["-DACT_EDGE_SANITIZE=ON", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"] if SANITIZE else ["-DCMAKE_BUILD_TYPE=Release"]
         _run(["cmake", "-S", str(SRC), "-B", str(BUILD), f"-DPython_EXECUTABLE={sys.executable}",
-              "-DACT_EDGE_BUILD_PYTHON=ON", "-DCMAKE_BUILD_TYPE=Release"], "configuring cpp_bindings")
+              "-DACT_EDGE_BUILD_PYTHON=ON", *mode], "configuring cpp_bindings")
     _run(["cmake", "--build", str(BUILD), "-j", str(max(1, os.cpu_count() or 1))], "building cpp_bindings")
     return BUILD
 
