@@ -362,7 +362,7 @@ Manifest parse_manifest(std::string_view json_text, const std::string& origin) {
         c.name = r.str(cams[i], "name", where + ".name");
         c.height = r.integer(cams[i], "height", where + ".height", 1, kMaxDim);
         c.width = r.integer(cams[i], "width", where + ".width", 1, kMaxDim);
-        c.channels = cams[i].contains("channels") ? r.integer(cams[i], "channels", where + ".channels", 1, 4) : 3;
+        c.channels = cams[i].contains("channels") ? r.integer(cams[i], "channels", where + ".channels", 3, 4) : 3;
         m.spec.cameras.push_back(std::move(c));
     }
 

@@ -17,13 +17,26 @@ namespace {
 std::atomic<long> g_allocations{0};
 }
 
+// The whole replaceable set (plain, array, nothrow), so that every delete frees what a matching new
+// malloc'ed: replacing only some of them pairs a library's new with this free (AddressSanitizer:
+// alloc-dealloc-mismatch, e.g. Catch2's nothrow new).
 void* operator new(std::size_t n) {
     ++g_allocations;
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
+void* operator new[](std::size_t n) { return ::operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    ++g_allocations;
+    return std::malloc(n ? n : 1);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return ::operator new(n, t); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 TEST_CASE("hot paths do not allocate", "[alloc]") {
     act_edge::TemporalEnsemble e(100, 14, 0.01);
