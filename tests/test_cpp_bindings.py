@@ -617,3 +617,42 @@ def test_finite_chunks_pass_both(cpp) -> None:
         _check_finite(a)
         assert cpp.find_non_finite(a) is None
         cpp.check_finite(a)
+
+
+# --- the shared manifest conformance cases (tests/conformance/manifest_cases.json) ----------------
+
+# The rules the C++ reader applies (strict JSON, key types, path confinement, post-step numbers):
+# for these cases it must refuse the bundle with the same line fragments as the Python validator.
+# (io-vs-spec, sha256 formats of figures and sources, runtime coeff ranges are the Python side's.)
+CPP_CASE_PREFIXES = ("io_missing", "io_not_an_object", "io_inputs_missing", "io_inputs_empty", "io_outputs_missing",
+                     "io_input_not_an_object", "io_name_missing", "io_shape_", "io_camera_not_a_name", "max_batch_",
+                     "runtime_null", "runtime_not_an_object", "coeff_string", "coeff_bool", "coeff_nan",
+                     "coeff_overflows", "n_action_steps_", "post_step", "artifact_not_an_object", "artifact_path_",
+                     "artifact_sha256_", "artifact_outside", "artifact_symlink", "artifact_is_a_directory",
+                     "engines_not_a_list", "engine_path_", "engine_sha256_missing", "engine_key_missing",
+                     "name_not_a_string", "nan_under", "duplicate_key", "nested_too_deep", "spec_missing",
+                     "format_other", "schema_version_2", "base_bundle_loads", "unknown_top_level_key",
+                     "runtime_absent", "chunk_queue_defaults", "no_post_steps", "engine_record_well_formed")
+
+
+def _conformance_cases():
+    path = Path(__file__).parent / "conformance" / "manifest_cases.json"
+    if not path.is_file():
+        return []
+    return [c for c in json.loads(path.read_text())["cases"] if c["name"].startswith(CPP_CASE_PREFIXES)]
+
+
+@pytest.mark.parametrize("case", _conformance_cases(), ids=lambda c: c["name"])
+def test_cpp_reader_agrees_with_conformance_cases(cpp, tmp_path: Path, case: dict) -> None:
+    """The C++ read_manifest refuses (or accepts) the shared cases as the Python validator does."""
+    manifest_cases = pytest.importorskip("manifest_cases")
+    bundle = manifest_cases.make_base(tmp_path / "case" / "b.actedge").path
+    manifest_cases.apply_mutations(bundle, case["mutate"])
+    got = cpp.read_manifest_error(str(bundle))
+    if case["expect"] == "ok":
+        assert got is None, got
+        return
+    assert got is not None, f"{case['name']}: accepted"
+    assert "\n" not in got
+    for fragment in case["expect"]["error_contains"]:
+        assert fragment in got, f"{case['name']}: {fragment!r} not in {got!r}"

@@ -234,6 +234,14 @@ PYBIND11_MODULE(act_edge_cpp, m) {
                 return std::string(e.what());
             }
         }, "The BundleError message parsing this manifest text gives, or None.");
+    m.def("read_manifest_error", [](const std::string& bundle_dir) -> std::optional<std::string> {
+            try {
+                read_manifest(bundle_dir);
+                return std::nullopt;
+            } catch (const BundleError& e) {
+                return std::string(e.what());
+            }
+        }, "The BundleError message read_manifest(bundle_dir) gives (strict JSON, typed keys, paths confined), or None.");
 
     py::tuple stages(kNumStages);
     for (int s = 0; s < kNumStages; ++s) stages[s] = py::str(stage_name(static_cast<Stage>(s)));
