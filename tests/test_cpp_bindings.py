@@ -635,11 +635,15 @@ CPP_CASE_PREFIXES = ("io_missing", "io_not_an_object", "io_inputs_missing", "io_
                      "runtime_absent", "chunk_queue_defaults", "no_post_steps", "engine_record_well_formed")
 
 
+CPP_CASE_EXCLUDED = ("io_shape_contradicts_spec",)  # io against the spec: the Python validator's
+
+
 def _conformance_cases():
     path = Path(__file__).parent / "conformance" / "manifest_cases.json"
     if not path.is_file():
         return []
-    return [c for c in json.loads(path.read_text())["cases"] if c["name"].startswith(CPP_CASE_PREFIXES)]
+    return [c for c in json.loads(path.read_text())["cases"]
+            if c["name"].startswith(CPP_CASE_PREFIXES) and c["name"] not in CPP_CASE_EXCLUDED]
 
 
 @pytest.mark.parametrize("case", _conformance_cases(), ids=lambda c: c["name"])

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -101,13 +102,16 @@ IoTensor parse_io(const json& e, const Reader& r, const std::string& where) {
     if (shape[0] != "batch")
         r.fail(where + ".shape[0]", "expected \"batch\" (the dynamic batch axis), got " + Reader::show(shape[0]));
     t.shape.push_back(-1);
-    std::int64_t elements = 1;
+    double elements = 1;  // exact below 2^53; up to 16384^7 does not overflow a double
     for (std::size_t k = 1; k < shape.size(); ++k) {
         t.shape.push_back(r.int_in(shape[k], where + ".shape[" + std::to_string(k) + "]", 1, kMaxDim));
-        elements *= t.shape.back();  // <= 16384^7 would overflow: checked per axis below
-        if (elements > kMaxElements)
-            r.fail(where + ".shape", Reader::show(shape) + " holds more than " + std::to_string(kMaxElements) +
-                                     " values per sample");
+        elements *= static_cast<double>(t.shape.back());
+    }
+    if (elements > static_cast<double>(kMaxElements)) {
+        char count[32];
+        std::snprintf(count, sizeof count, "%.0f", elements);
+        r.fail(where + ".shape", Reader::show(shape) + " holds " + count + " values per sample, at most " +
+                                 std::to_string(kMaxElements));
     }
     t.layout = r.str(e, "layout", where + ".layout", false);
     t.units = r.str(e, "units", where + ".units", false);

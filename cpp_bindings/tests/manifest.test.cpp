@@ -369,7 +369,7 @@ TEST_CASE("manifest: required keys and their types, one line each", "[manifest]"
         {[](auto& j) { j["io"]["inputs"][1]["shape"][1] = true; }, "io.inputs[1].shape[1]: expected an int in 1..16384, got true"},
         {[](auto& j) { j["io"]["inputs"][1]["shape"][0] = 1; }, "io.inputs[1].shape[0]: expected \"batch\" (the dynamic batch axis), got 1"},
         {[](auto& j) { j["io"]["inputs"][0]["shape"] = {"batch", 2, 16384, 16384, 3}; },
-         "io.inputs[0].shape: [\"batch\",2,16384,16384,3] holds more than 134217728 values per sample"},
+         "io.inputs[0].shape: [\"batch\",2,16384,16384,3] holds 1610612736 values per sample, at most 134217728"},
         {[](auto& j) { j["io"]["inputs"][0]["cameras"][0] = 7; }, "io.inputs[0].cameras[0]: expected a camera name, got 7"},
         {[](auto& j) { j["max_batch"] = 0; }, "max_batch: expected an int in 1..4096, got 0"},
         {[](auto& j) { j["max_batch"] = "4"; }, "max_batch: expected an int in 1..4096, got \"4\""},
