@@ -3,6 +3,8 @@
 One build folder per Python version (the module is built for one interpreter); a folder configured
 for another interpreter of the same version is reconfigured from a clean cache. Missing tools or
 Debian packages FAIL (tools/setup.sh installs them), naming what to install.
+ACT_EDGE_CPP_SANITIZE=1 builds into build/cpp-asan with AddressSanitizer + UBSan instead
+(tools/cpp_sanitize.sh: python must then run with the ASan runtime in LD_PRELOAD).
 """
 
 from __future__ import annotations
@@ -18,12 +20,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "cpp_bindings"
-BUILD = ROOT / "build" / f"cpp-py{sys.version_info[0]}{sys.version_info[1]}"
+SANITIZE = os.environ.get("ACT_EDGE_CPP_SANITIZE", "") not in ("", "0")
+BUILD = ROOT / "build" / ("cpp-asan" if SANITIZE else f"cpp-py{sys.version_info[0]}{sys.version_info[1]}")
+BUILD_MODE = (["-DACT_EDGE_SANITIZE=ON", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"] if SANITIZE
+              else ["-DCMAKE_BUILD_TYPE=Release"])
 APT_LINE = "bash tools/setup.sh (or: apt-get install -y cmake make g++ python3-dev nlohmann-json3-dev pybind11-dev catch2)"
 
 
 def _run(cmd: list[str], what: str, timeout: int = 1200) -> str:
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    # cmake/make/compilers/ctest run without the ASan runtime a sanitized pytest preloads (the test
+    # binaries carry their own).
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
         tail = "\n".join(out.splitlines()[-40:])
@@ -46,7 +54,7 @@ def configure(build: Path, python: str) -> str:
     if cache.is_file() and configured_python(build) != python:
         cache.unlink()  # the objects stay: what the new configuration changes is rebuilt
     return _run(["cmake", "-S", str(SRC), "-B", str(build), f"-DPython_EXECUTABLE={python}",
-                 "-DACT_EDGE_BUILD_PYTHON=ON", "-DCMAKE_BUILD_TYPE=Release"], "configuring cpp_bindings")
+                 "-DACT_EDGE_BUILD_PYTHON=ON", *BUILD_MODE], "configuring cpp_bindings")
 
 
 def configured_python(build: Path) -> str | None:

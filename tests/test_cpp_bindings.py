@@ -164,6 +164,57 @@ def test_chunk_queue_matches_python_runtime(cpp) -> None:
         np.testing.assert_array_equal(cc.pop(), np.asarray(py.pop()))
 
 
+# --- non-finite chunks (issue 10 defect 3c) ----------------------------------------------------
+
+def _python_refusal(chunk: np.ndarray) -> str:
+    """The Python Policy's ActionError text for this chunk (act_edge.policy._check_finite)."""
+    from act_edge.errors import ActionError
+    from act_edge.policy import _check_finite
+
+    with pytest.raises(ActionError) as info:
+        _check_finite(chunk)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_ensemble_refuses_non_finite_chunk_like_python(cpp, bad: float) -> None:
+    """A nan/inf chunk raises ActionError with the Python Policy's text and leaves the ensemble as
+    it was: the actions that follow equal those of a twin that never saw it (it once returned
+    normally and poisoned the next chunk-1 actions)."""
+    rng = np.random.default_rng(17)
+    chunks = rng.standard_normal((250, 100, 14)).astype(np.float32)
+    ens, twin = cpp.TemporalEnsemble(100, 14, 0.01), cpp.TemporalEnsemble(100, 14, 0.01)
+    for t, chunk in enumerate(chunks):
+        if t % 40 == 9:
+            poisoned = chunk.copy()
+            poisoned[tuple(rng.integers(0, (100, 14)))] = bad
+            with pytest.raises(cpp.ActionError) as info:
+                ens.update(poisoned)
+            assert str(info.value) == _python_refusal(poisoned)
+            assert ens.steps == t
+        got = ens.update(chunk)
+        assert np.isfinite(got).all()
+        np.testing.assert_array_equal(got, twin.update(chunk))
+    with pytest.raises(cpp.ActionError):
+        cpp.TemporalEnsemble(7, 3, 0.0).run(np.where(np.arange(3 * 7 * 3).reshape(3, 7, 3) == 40, bad,
+                                                     chunks[:3, :7, :3]).astype(np.float32))
+
+
+def test_chunk_queue_refuses_non_finite_chunk_like_python(cpp) -> None:
+    rng = np.random.default_rng(4)
+    q = cpp.ChunkQueue(3, 5)
+    chunk = rng.standard_normal((10, 5)).astype(np.float32)
+    for where, bad in (((0, 0), np.nan), ((2, 4), -np.inf), ((9, 3), np.inf)):  # row 9 is never queued: refused too
+        poisoned = chunk.copy()
+        poisoned[where] = bad
+        with pytest.raises(cpp.ActionError) as info:
+            q.push(poisoned)
+        assert str(info.value) == _python_refusal(poisoned)
+        assert q.empty and len(q) == 0
+    q.push(chunk)
+    np.testing.assert_array_equal(np.stack([q.pop() for _ in range(3)]), chunk[:3])
+
+
 # --- observation validation --------------------------------------------------------------------
 
 IO_INPUTS = [  # as act_edge.bundle.io_description writes them
@@ -224,6 +275,11 @@ BAD_OBSERVATIONS = [
     (_edit(lambda o: o.update(zz=1, aa=2)), False,
      "observation['aa']: unknown field (expected one of ['env_state', 'images', 'state'])"),
     (_edit(lambda o: o.update(state=[0.0] * 14)), False, "state: expected a numpy array, got list"),
+    # issue 10 defect 2: a mapping where a vector belongs (the C++ message once viewed a freed string)
+    (_edit(lambda o: o.update(state={"joints": o["state"]})), False, "state: expected a numpy array, got dict"),
+    (_edit(lambda o: o.update(env_state={"a": o["env_state"], "b": o["state"]})), False,
+     "env_state: expected a numpy array, got dict"),
+    (_edit(lambda o: o.update(state={"j": good_obs(2)["state"]})), True, "state: expected a numpy array, got dict"),
     (_edit(lambda o: o["images"].update(top=[[0]])), False, "images['top']: expected a numpy array, got list"),
     (_edit(lambda o: o.update(images=7)), False, "images: expected a dict of cameras or a uint8 array, got int"),
     (_edit(lambda o: o.update(state=good_obs(2)["state"], images=good_obs(3)["images"],
@@ -561,3 +617,46 @@ def test_finite_chunks_pass_both(cpp) -> None:
         _check_finite(a)
         assert cpp.find_non_finite(a) is None
         cpp.check_finite(a)
+
+
+# --- the shared manifest conformance cases (tests/conformance/manifest_cases.json) ----------------
+
+# The rules the C++ reader applies (strict JSON, key types, path confinement, post-step numbers):
+# for these cases it must refuse the bundle with the same line fragments as the Python validator.
+# (io-vs-spec, sha256 formats of figures and sources, runtime coeff ranges are the Python side's.)
+CPP_CASE_PREFIXES = ("io_missing", "io_not_an_object", "io_inputs_missing", "io_inputs_empty", "io_outputs_missing",
+                     "io_input_not_an_object", "io_name_missing", "io_shape_", "io_camera_not_a_name", "max_batch_",
+                     "runtime_null", "runtime_not_an_object", "coeff_string", "coeff_bool", "coeff_nan",
+                     "coeff_overflows", "n_action_steps_", "post_step", "artifact_not_an_object", "artifact_path_",
+                     "artifact_sha256_", "artifact_outside", "artifact_symlink", "artifact_is_a_directory",
+                     "engines_not_a_list", "engine_path_", "engine_sha256_missing", "engine_key_missing",
+                     "name_not_a_string", "nan_under", "duplicate_key", "nested_too_deep", "spec_missing",
+                     "format_other", "schema_version_2", "base_bundle_loads", "unknown_top_level_key",
+                     "runtime_absent", "chunk_queue_defaults", "no_post_steps", "engine_record_well_formed")
+
+
+CPP_CASE_EXCLUDED = ("io_shape_contradicts_spec",)  # io against the spec: the Python validator's
+
+
+def _conformance_cases():
+    path = Path(__file__).parent / "conformance" / "manifest_cases.json"
+    if not path.is_file():
+        return []
+    return [c for c in json.loads(path.read_text())["cases"]
+            if c["name"].startswith(CPP_CASE_PREFIXES) and c["name"] not in CPP_CASE_EXCLUDED]
+
+
+@pytest.mark.parametrize("case", _conformance_cases(), ids=lambda c: c["name"])
+def test_cpp_reader_agrees_with_conformance_cases(cpp, tmp_path: Path, case: dict) -> None:
+    """The C++ read_manifest refuses (or accepts) the shared cases as the Python validator does."""
+    manifest_cases = pytest.importorskip("manifest_cases")
+    bundle = manifest_cases.make_base(tmp_path / "case" / "b.actedge").path
+    manifest_cases.apply_mutations(bundle, case["mutate"])
+    got = cpp.read_manifest_error(str(bundle))
+    if case["expect"] == "ok":
+        assert got is None, got
+        return
+    assert got is not None, f"{case['name']}: accepted"
+    assert "\n" not in got
+    for fragment in case["expect"]["error_contains"]:
+        assert fragment in got, f"{case['name']}: {fragment!r} not in {got!r}"

@@ -26,6 +26,11 @@ namespace {
 
 using F32 = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
+// The ensemble / queue refused a (rows, cols) chunk: ActionError with the Python Policy's message.
+[[noreturn]] void refused(const float* chunk, std::size_t rows, std::size_t cols) {
+    throw ActionError(refused_chunk_message(chunk, rows, cols));
+}
+
 void check_2d(const py::array& a, std::size_t rows, std::size_t cols, const char* what) {
     if (a.ndim() != 2 || static_cast<std::size_t>(a.shape(0)) != rows || static_cast<std::size_t>(a.shape(1)) != cols) {
         throw py::value_error(std::string(what) + ": expected shape (" + std::to_string(rows) + ", " + std::to_string(cols) + ")");
@@ -142,11 +147,12 @@ PYBIND11_MODULE(act_edge_cpp, m) {
         .def("update", [](TemporalEnsemble& e, const F32& chunk) {
                 check_2d(chunk, e.chunk_size(), e.action_dim(), "chunk");
                 py::array_t<float> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(e.action_dim())});
-                e.update(chunk.data(), out.mutable_data());
+                if (!e.update(chunk.data(), out.mutable_data())) refused(chunk.data(), e.chunk_size(), e.action_dim());
                 return out;
             }, py::arg("chunk"))
         .def("run", [](TemporalEnsemble& e, const F32& chunks, std::vector<std::int64_t> reset_at) {
                 // chunks (T, C, A) -> actions (T, A); reset() before the steps listed in reset_at.
+                // ActionError at the first chunk with nan/inf (the steps before it are taken).
                 if (chunks.ndim() != 3 || static_cast<std::size_t>(chunks.shape(1)) != e.chunk_size() ||
                     static_cast<std::size_t>(chunks.shape(2)) != e.action_dim())
                     throw py::value_error("chunks: expected shape (T, chunk_size, action_dim)");
@@ -155,7 +161,8 @@ PYBIND11_MODULE(act_edge_cpp, m) {
                 py::array_t<float> out({T, static_cast<py::ssize_t>(e.action_dim())});
                 for (py::ssize_t t = 0; t < T; ++t) {
                     if (std::find(reset_at.begin(), reset_at.end(), t) != reset_at.end()) e.reset();
-                    e.update(chunks.data() + t * per, out.mutable_data() + t * e.action_dim());
+                    const float* c = chunks.data() + t * per;
+                    if (!e.update(c, out.mutable_data() + t * e.action_dim())) refused(c, e.chunk_size(), e.action_dim());
                 }
                 return out;
             }, py::arg("chunks"), py::arg("reset_at") = std::vector<std::int64_t>{})
@@ -172,8 +179,9 @@ PYBIND11_MODULE(act_edge_cpp, m) {
         .def("push", [](ChunkQueue& q, const F32& chunk) {
                 if (chunk.ndim() != 2 || static_cast<std::size_t>(chunk.shape(1)) != q.action_dim())
                     throw py::value_error("chunk: expected shape (rows, action_dim)");
-                if (!q.push(chunk.data(), static_cast<std::size_t>(chunk.shape(0))))
-                    throw py::value_error("chunk: fewer rows than n_action_steps");
+                const auto rows = static_cast<std::size_t>(chunk.shape(0));
+                if (rows < q.n_action_steps()) throw py::value_error("chunk: fewer rows than n_action_steps");
+                if (!q.push(chunk.data(), rows)) refused(chunk.data(), rows, q.action_dim());
             }, py::arg("chunk"))
         .def("pop", [](ChunkQueue& q) {
                 py::array_t<float> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(q.action_dim())});
@@ -189,16 +197,18 @@ PYBIND11_MODULE(act_edge_cpp, m) {
             std::vector<float> chunks(8 * chunk * dim), out(dim);
             for (auto& x : chunks) x = nd(rng);
             const std::size_t per = chunk * dim;
-            for (std::size_t i = 0; i < 2 * chunk; ++i) e.update(chunks.data() + (i % 8) * per, out.data());
+            bool ok = true;
+            for (std::size_t i = 0; i < 2 * chunk; ++i) ok &= e.update(chunks.data() + (i % 8) * per, out.data());
             std::vector<double> ns;
             volatile float sink = 0;
             for (int r = 0; r < repeats; ++r) {
                 const auto t0 = std::chrono::steady_clock::now();
-                for (int i = 0; i < steps; ++i) e.update(chunks.data() + (i % 8) * per, out.data());
+                for (int i = 0; i < steps; ++i) ok &= e.update(chunks.data() + (i % 8) * per, out.data());
                 const auto t1 = std::chrono::steady_clock::now();
                 sink = sink + out[0];
                 ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / steps);
             }
+            if (!ok) throw std::logic_error("bench_ensemble_step_ns: a finite chunk was refused");
             return percentile(ns, 50);
         }, py::arg("chunk_size") = 100, py::arg("action_dim") = 14, py::arg("coeff") = 0.01, py::arg("steps") = 10000,
         py::arg("repeats") = 31);
@@ -224,6 +234,14 @@ PYBIND11_MODULE(act_edge_cpp, m) {
                 return std::string(e.what());
             }
         }, "The BundleError message parsing this manifest text gives, or None.");
+    m.def("read_manifest_error", [](const std::string& bundle_dir) -> std::optional<std::string> {
+            try {
+                read_manifest(bundle_dir);
+                return std::nullopt;
+            } catch (const BundleError& e) {
+                return std::string(e.what());
+            }
+        }, "The BundleError message read_manifest(bundle_dir) gives (strict JSON, typed keys, paths confined), or None.");
 
     py::tuple stages(kNumStages);
     for (int s = 0; s < kNumStages; ++s) stages[s] = py::str(stage_name(static_cast<Stage>(s)));

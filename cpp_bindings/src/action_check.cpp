@@ -42,4 +42,11 @@ void check_finite(const float* data, const std::int64_t* shape, int ndim) {
     if (auto bad = find_non_finite(data, shape, ndim)) throw ActionError(*bad);
 }
 
+std::string refused_chunk_message(const float* chunk, std::size_t rows, std::size_t cols) {
+    const std::int64_t shape[2] = {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(cols)};
+    if (auto msg = find_non_finite(chunk, shape, 2)) return *msg;
+    return "model output: chunk refused: the ensemble's weighted sums overflow float32 (the ensemble/queue was not "
+           "updated); check the observation's scale and the bundle";
+}
+
 }  // namespace act_edge

@@ -7,6 +7,7 @@
 #include <new>
 #include <string>
 
+#include "act_edge/action_check.hpp"
 #include "act_edge/manifest.hpp"
 #include "act_edge/observation.hpp"
 #include "act_edge/temporal_ensemble.hpp"
@@ -54,6 +55,16 @@ act_edge_status from_exception() noexcept {
         return fail(ACT_EDGE_ERR_INTERNAL, e.what());
     } catch (...) {
         return fail(ACT_EDGE_ERR_INTERNAL, "unknown C++ exception");
+    }
+}
+
+// The ensemble / queue refused a (rows, cols) chunk: ACT_EDGE_ERR_ACTION with the Python Policy's
+// ActionError message (allocates only here, off the normal path).
+act_edge_status refused_chunk(const float* chunk, std::size_t rows, std::size_t cols) noexcept {
+    try {
+        return fail(ACT_EDGE_ERR_ACTION, act_edge::refused_chunk_message(chunk, rows, cols).c_str());
+    } catch (...) {
+        return fail(ACT_EDGE_ERR_ACTION, "model output: chunk refused (the ensemble/queue was not updated)");
     }
 }
 
@@ -129,7 +140,7 @@ act_edge_status act_edge_ensemble_update(act_edge_ensemble* e, const float* chun
     const auto& t = e->impl;
     if (chunk_len != t.chunk_size() * t.action_dim() || action_len != t.action_dim())
         return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_ensemble_update: chunk_len must be chunk_size*action_dim and action_len action_dim");
-    e->impl.update(chunk, action);
+    if (!e->impl.update(chunk, action)) return refused_chunk(chunk, t.chunk_size(), t.action_dim());
     return ACT_EDGE_OK;  // hot path: last_error left as is
 }
 
@@ -154,7 +165,7 @@ act_edge_status act_edge_chunk_queue_update(act_edge_chunk_queue* q, const float
     if (action_len != q->impl.action_dim()) return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_chunk_queue_update: action_len must be action_dim");
     if (q->impl.empty() && (!chunk || chunk_rows < q->impl.n_action_steps()))
         return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_chunk_queue_update: the queue is empty and needs a chunk of at least n_action_steps rows");
-    q->impl.update(chunk, chunk_rows, action);
+    if (!q->impl.update(chunk, chunk_rows, action)) return refused_chunk(chunk, chunk_rows, q->impl.action_dim());
     return ACT_EDGE_OK;
 }
 

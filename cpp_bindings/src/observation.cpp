@@ -218,8 +218,10 @@ class EntryList {
     std::vector<Entry> heap_;
 };
 
-std::string vector_type_name(const ObservationField& f) {
-    return f.kind == ObservationField::Kind::Cameras ? std::string("dict") : std::string(f.type_name);
+// The type name of a non-array state / env_state. A view onto static or caller storage (an
+// Entry keeps it beyond this call): never a view of a temporary std::string.
+std::string_view vector_type_name(const ObservationField& f) {
+    return f.kind == ObservationField::Kind::Cameras ? std::string_view("dict") : f.type_name;
 }
 
 }  // namespace

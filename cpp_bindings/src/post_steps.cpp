@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -75,11 +76,10 @@ const char* py_type(const json& j) {
     }
 }
 
-// float(x) / int(x) of a JSON number (bool counts, as in Python); false for anything else.
+// A JSON number as a double (not a bool: act_edge/post_steps.py refuses True as an index or value).
 bool as_double(const json& j, double& out) {
-    if (j.is_boolean()) out = j.get<bool>() ? 1.0 : 0.0;
-    else if (j.is_number()) out = j.get<double>();
-    else return false;
+    if (!j.is_number()) return false;
+    out = j.get<double>();
     return true;
 }
 
@@ -125,17 +125,31 @@ PostSteps parse_post_steps(const json& steps, std::size_t action_dim) {
             double i = 0;
             if (!as_double(idx[k], i))
                 throw BundleError(where + ": index " + py_repr(idx[k]) + " is not an integer");
-            i = std::trunc(i);  // Python's int(): 14.0 -> 14
             if (!(i >= 0 && i < static_cast<double>(action_dim))) {
                 throw BundleError(where + ": index " + py_repr(idx[k]) + " is outside the action's 0.." +
                                   std::to_string(static_cast<long long>(action_dim) - 1));
             }
+            if (i != std::trunc(i))  // 3.7 is not silently dimension 3; 6.0 is 6
+                throw BundleError(where + ": index " + py_repr(idx[k]) + " is not an integer");
             double v[3];
             const json* vals[3] = {&thr[k], &low[k], &high[k]};
             for (int q = 0; q < 3; ++q)
                 if (!as_double(*vals[q], v[q]))
                     throw BundleError(where + ": " + kSnapKeys[q + 1] + "[" + std::to_string(k) + "] " +
                                       py_repr(*vals[q]) + " is not a number");
+            // Numbers that would put inf/nan into an action once cast to float32 (act_edge/manifest_schema.py's
+            // texts; parse_manifest has refused NaN/Infinity before).
+            for (int q = 0; q < 3; ++q) {
+                if (!std::isfinite(v[q]))
+                    throw BundleError(where + ": " + kSnapKeys[q + 1] + "[" + std::to_string(k) + "] " +
+                                      py_repr(*vals[q]) + " is not a finite number");
+                if (std::abs(v[q]) > static_cast<double>(std::numeric_limits<float>::max()))
+                    throw BundleError(where + ": " + kSnapKeys[q + 1] + "[" + std::to_string(k) + "] " +
+                                      py_repr(*vals[q]) + " is outside the float32 range");
+            }
+            if (!(v[1] < v[2]))
+                throw BundleError(where + ": low[" + std::to_string(k) + "] " + py_repr(low[k]) + " is not below high[" +
+                                  std::to_string(k) + "] " + py_repr(high[k]));
             snaps.push_back({static_cast<std::size_t>(i), static_cast<float>(v[0]), static_cast<float>(v[1]),
                              static_cast<float>(v[2])});
         }

@@ -20,6 +20,11 @@
 namespace act_edge {
 namespace {
 
+// The ensemble / queue refused a (rows, cols) chunk: ActionError with the Python Policy's message.
+[[noreturn]] void refuse_chunk(const float* chunk, const std::int64_t* shape) {
+    throw ActionError(refused_chunk_message(chunk, static_cast<std::size_t>(shape[0]), static_cast<std::size_t>(shape[1])));
+}
+
 void cuda_check(cudaError_t e, const char* what) {
     if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
 }
@@ -135,10 +140,6 @@ const char* numpy_name(nvinfer1::DataType t) {
     }
 }
 
-std::string join(const std::string& dir, const std::string& rel) {
-    return (dir.empty() || dir.back() == '/') ? dir + rel : dir + "/" + rel;
-}
-
 // One engine I/O tensor with its buffers, sized for max_batch.
 struct Binding {
     std::string name;
@@ -201,7 +202,10 @@ struct TrtPolicy::Impl {
         cuda_check(cudaSetDevice(opt.device), "cudaSetDevice");
         machine = this_machine(opt.device);
         engine_entry = &select_engine(manifest, machine, opt.precision);
-        const std::string engine_path = join(opt.bundle_dir, engine_entry->path);
+        // Confined to the bundle (no '..', absolute path or symbolic link), checked again right before opening.
+        const std::string engine_path = resolve_in_bundle(
+            opt.bundle_dir, engine_entry->path,
+            "engines[" + std::to_string(engine_entry - manifest.engines.data()) + "].path", manifest.manifest_path);
         if (opt.verify_sha256) verify_sha256(engine_path, engine_entry->sha256);
 
         max_batch = static_cast<std::size_t>(opt.max_batch > 0 ? opt.max_batch : std::max<std::int64_t>(1, engine_entry->key.max_batch));
@@ -452,9 +456,9 @@ void TrtPolicy::step(const Observation& obs, float* action) {
     if (m.ensemble) {
         m.run(obs, false);
         const auto* out = static_cast<const float*>(m.output->host.get());
-        check_finite(out, chunk_shape, 2);  // ActionError before the ensemble sees the chunk
         const auto t1 = Profiler::Clock::now();
-        m.ensemble->update(out, action);
+        // The ensemble refuses a chunk with nan/inf and stays unchanged: ActionError naming the value.
+        if (!m.ensemble->update(out, action)) refuse_chunk(out, chunk_shape);
         post.apply(action, 1);  // on the emitted action, never on the ensemble's state
         const auto t2 = Profiler::Clock::now();
         m.profiler.record(Stage::Ensemble, t1, t2);
@@ -465,8 +469,8 @@ void TrtPolicy::step(const Observation& obs, float* action) {
     if (m.queue->empty()) {
         m.run(obs, false);
         const auto* out = static_cast<const float*>(m.output->host.get());
-        check_finite(out, chunk_shape, 2);  // ActionError before the queue sees the chunk
-        m.queue->push(out, m.chunk);
+        // The queue refuses a chunk with nan/inf and stays empty: ActionError naming the value.
+        if (!m.queue->push(out, m.chunk)) refuse_chunk(out, chunk_shape);
     } else {
         validate_observation(m.schema, obs, false);  // every step, as the Python Policy does
         m.profiler.record(Stage::Validate, t0, Profiler::Clock::now());

@@ -1,9 +1,11 @@
 #include "catch_compat.hpp"
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
+#include "act_edge/action_check.hpp"
 #include "act_edge/temporal_ensemble.hpp"
 
 using act_edge::ChunkQueue;
@@ -46,7 +48,7 @@ double run_episode(std::size_t C, std::size_t A, double k, int steps, unsigned s
             ref.chunks.clear();
         }
         for (auto& x : chunk) x = nd(rng);
-        ens.update(chunk.data(), out.data());
+        REQUIRE(ens.update(chunk.data(), out.data()));
         auto want = ref.step(chunk);
         for (std::size_t a = 0; a < A; ++a) worst = std::max(worst, std::abs(out[a] - want[a]));
     }
@@ -74,10 +76,10 @@ TEST_CASE("ensemble warm-up: first step returns the first row, second averages t
     const double k = 0.5;
     TemporalEnsemble e(C, A, k);
     std::vector<float> c0 = {1, 2, 3, 4, 5, 6, 7, 8}, c1 = {10, 20, 30, 40, 50, 60, 70, 80}, out(A);
-    e.update(c0.data(), out.data());
+    REQUIRE(e.update(c0.data(), out.data()));
     CHECK(out[0] == Approx(1.0f));
     CHECK(out[1] == Approx(2.0f));
-    e.update(c1.data(), out.data());
+    REQUIRE(e.update(c1.data(), out.data()));
     // step 1: c0 row 1 (oldest, weight 1) and c1 row 0 (weight exp(-k))
     const double w1 = std::exp(-k);
     CHECK(out[0] == Approx((3 + w1 * 10) / (1 + w1)));
@@ -85,7 +87,7 @@ TEST_CASE("ensemble warm-up: first step returns the first row, second averages t
     CHECK(e.steps() == 2);
     e.reset();
     CHECK(e.steps() == 0);
-    e.update(c1.data(), out.data());
+    REQUIRE(e.update(c1.data(), out.data()));
     CHECK(out[0] == Approx(10.0f));
 }
 
@@ -94,8 +96,8 @@ TEST_CASE("ensemble counts live predictions, zeros included", "[ensemble]") {
     TemporalEnsemble e(2, 1, 0.0);
     std::vector<float> a = {4, 4}, z = {0, 0};
     float out;
-    e.update(a.data(), &out);
-    e.update(z.data(), &out);
+    REQUIRE(e.update(a.data(), &out));
+    REQUIRE(e.update(z.data(), &out));
     CHECK(out == Approx(2.0f));
 }
 
@@ -136,4 +138,85 @@ TEST_CASE("chunk queue takes n_action_steps actions per chunk", "[queue]") {
     CHECK_FALSE(q.push(c0.data(), 2));  // fewer rows than n_action_steps
     CHECK(q.empty());
     CHECK_THROWS_AS(ChunkQueue(0, 2), std::invalid_argument);
+}
+
+// issue 10 defect 3c: a nan/inf chunk fed to the ensemble returned normally and poisoned the next
+// chunk-1 actions. Now it is refused (false), nothing changes, and the episode goes on as if the
+// bad chunk had never come: bit for bit what a twin fed only the good chunks gives.
+TEST_CASE("ensemble refuses a non-finite chunk and stays unchanged", "[ensemble]") {
+    const float bad_values[] = {std::nanf(""), -std::nanf(""), INFINITY, -INFINITY};
+    for (const auto& [C, A] : {std::pair<std::size_t, std::size_t>{100, 14}, {7, 3}, {1, 2}}) {
+        TemporalEnsemble e(C, A, 0.01), twin(C, A, 0.01);
+        std::mt19937 rng(static_cast<unsigned>(C * 31 + A));
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        std::uniform_int_distribution<std::size_t> pos(0, C * A - 1);
+        std::vector<float> chunk(C * A), out(A), want(A);
+        int refused = 0;
+        for (int s = 0; s < 300; ++s) {
+            for (auto& x : chunk) x = nd(rng);
+            if (s % 7 == 3) {  // a bad chunk: one or two bad values anywhere, last element included
+                std::vector<float> bad = chunk;
+                bad[pos(rng)] = bad_values[s % 4];
+                if (s % 2) bad[C * A - 1] = bad_values[(s + 1) % 4];
+                std::fill(out.begin(), out.end(), 123.0f);
+                const auto steps = e.steps();
+                CHECK_FALSE(e.update(bad.data(), out.data()));
+                CHECK(e.steps() == steps);
+                CHECK(out == std::vector<float>(A, 123.0f));  // not written
+                ++refused;
+            }
+            REQUIRE(e.update(chunk.data(), out.data()));
+            REQUIRE(twin.update(chunk.data(), want.data()));
+            REQUIRE(out == want);
+            for (float x : out) REQUIRE(std::isfinite(x));
+        }
+        CHECK(refused > 40);
+        CHECK(e.steps() == twin.steps());
+    }
+}
+
+TEST_CASE("ensemble refuses finite chunks whose weighted sums overflow float32", "[ensemble]") {
+    // Never lets an inf action out: the second FLT_MAX-sized prediction for a step overflows the sum.
+    TemporalEnsemble e(4, 2, 0.01);
+    const float big = std::numeric_limits<float>::max();
+    std::vector<float> huge = {big, 1.5f, big, -2.5f, 0.5f, big, 3.0f, 4.0f}, out = {0.0f, 0.0f};
+    REQUIRE(e.update(huge.data(), out.data()));
+    CHECK(out[0] == big);
+    CHECK_FALSE(e.update(huge.data(), out.data()));  // row 0 of this + row 1 of the last: 2 * FLT_MAX
+    CHECK(e.steps() == 1);
+    CHECK(act_edge::refused_chunk_message(huge.data(), 4, 2) ==
+          "model output: chunk refused: the ensemble's weighted sums overflow float32 (the ensemble/queue was not "
+          "updated); check the observation's scale and the bundle");
+    std::vector<float> small = {0.25f, -0.5f, 0.75f, 1.0f, -1.25f, 1.5f, 1.75f, -2.0f};
+    REQUIRE(e.update(small.data(), out.data()));  // the refused chunk left no trace
+    const double w = std::exp(-0.01);
+    CHECK(out[0] == Approx((big + w * 0.25) / (1 + w)));
+    CHECK(out[1] == Approx((-2.5 + w * -0.5) / (1 + w)));
+}
+
+TEST_CASE("chunk queue refuses a non-finite chunk whole and stays empty", "[queue]") {
+    ChunkQueue q(3, 2);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> chunk(10);
+    for (auto& x : chunk) x = nd(rng);
+    float out[2] = {7.0f, 7.0f};
+    for (std::size_t bad_at : {std::size_t{0}, std::size_t{5}, std::size_t{9}}) {  // row 4 (beyond the 3 queued) too
+        std::vector<float> bad = chunk;
+        bad[bad_at] = bad_at == 5 ? -INFINITY : std::nanf("");
+        CHECK_FALSE(q.push(bad.data(), 5));
+        CHECK(q.empty());
+        CHECK_FALSE(q.update(bad.data(), 5, out));
+        CHECK(q.empty());
+        CHECK(out[0] == 7.0f);
+        CHECK(out[1] == 7.0f);
+    }
+    REQUIRE(q.update(chunk.data(), 5, out));
+    CHECK(out[0] == chunk[0]);
+    CHECK(q.size() == 2);
+    // While the queue holds actions, no chunk is read: a bad one is not looked at.
+    std::vector<float> bad = chunk;
+    bad[0] = std::nanf("");
+    REQUIRE(q.update(bad.data(), 5, out));
+    CHECK(out[0] == chunk[2]);
 }

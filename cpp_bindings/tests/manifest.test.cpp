@@ -1,6 +1,7 @@
 #include "catch_compat.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -24,7 +25,7 @@ nlohmann::json sample_manifest() {
              "outputs": [{"name": "actions", "dtype": "float32", "shape": ["batch", 100, 14], "layout": "BTA", "units": "robot"}]},
       "max_batch": 8,
       "runtime": {"temporal_ensemble_coeff": 0.01, "n_action_steps": 1},
-      "engines": [{"path": "engines/orin.fp16.engine", "sha256": "x",
+      "engines": [{"path": "engines/orin.fp16.engine", "sha256": "00000000000000000000000000000000000000000000000000000000000000aa",
                    "key": {"trt_version": "10.3.0", "gpu_name": "Orin", "compute_capability": "8.7",
                            "precision": "fp16", "typing": "weak", "onnx_sha256": "abc", "max_batch": 8}}]
     })");
@@ -102,14 +103,14 @@ TEST_CASE("manifest errors are one line naming the file", "[manifest]") {
                       "b/manifest.json: schema_version 2, this act-edge reads 1; re-export the bundle with this version");
     j = sample_manifest();
     j["spec"].erase("action_dim");
-    CHECK_THROWS_WITH(parse_manifest(j.dump(), "b/manifest.json"), "b/manifest.json: spec: missing field 'action_dim'");
+    CHECK_THROWS_WITH(parse_manifest(j.dump(), "b/manifest.json"), "b/manifest.json: spec.action_dim: missing (required)");
     j = sample_manifest();
     j["io"]["inputs"][1]["shape"] = {"batch", -3};
     CHECK_THROWS_WITH(parse_manifest(j.dump(), "b/manifest.json"),
-                      "b/manifest.json: io.inputs[1].shape: expected non-negative integers or \"batch\", got [\"batch\",-3]");
+                      "b/manifest.json: io.inputs[1].shape[1]: expected an int in 1..16384, got -3");
     j = sample_manifest();
     j["engines"][0]["key"].erase("gpu_name");
-    CHECK_THROWS_WITH(parse_manifest(j.dump(), "b/manifest.json"), "b/manifest.json: engines[0].key: missing field 'gpu_name'");
+    CHECK_THROWS_WITH(parse_manifest(j.dump(), "b/manifest.json"), "b/manifest.json: engines[0].key.gpu_name: missing (required)");
     try {
         parse_manifest("{\"format\": ", "b/manifest.json");
         FAIL("no throw");
@@ -155,4 +156,252 @@ TEST_CASE("engine compatibility key", "[manifest]") {
     CHECK(engine_incompatibility(m.engines[0], h100, m.bundle_dir) == want);
     CHECK_THROWS_WITH(select_engine(m, h100), want);
     CHECK_THROWS_AS(select_engine(m, orin, "fp32"), BackendUnavailable);
+}
+
+// --- issue 10 defect 5: artifact and engine paths stay inside the bundle ------------------------
+
+namespace {
+
+// A bundle on disk with model.onnx and an engine, their sha256 in the manifest; `outside` next to it.
+struct DiskBundle {
+    fs::path root, dir, outside;
+    std::string onnx = "onnx bytes, random enough: 8f3a19c2";
+    nlohmann::json manifest = sample_manifest();
+    explicit DiskBundle(const std::string& name) {
+        root = tmp_dir(name);
+        dir = root / "b.actedge";
+        outside = root / "outside";
+        fs::create_directories(dir / "engines");
+        fs::create_directories(outside);
+        write(dir / "model.onnx", onnx);
+        write(dir / "engines/orin.fp16.engine", "plan");
+        write(outside / "evil.onnx", onnx);  // same bytes: its hash matches the manifest's
+        manifest["artifacts"] = {{"onnx_fp32", {{"path", "model.onnx"}, {"sha256", sha256_hex(onnx)}, {"bytes", onnx.size()}}}};
+        manifest["engines"][0]["sha256"] = sha256_hex("plan");
+        save();
+    }
+    void save() const { write(dir / "manifest.json", manifest.dump(1)); }
+    std::string error() const {
+        try {
+            read_manifest(dir.string());
+        } catch (const BundleError& e) {
+            return e.what();
+        }
+        return "";
+    }
+};
+
+}  // namespace
+
+TEST_CASE("manifest: a well-formed bundle reads, its paths resolve inside it", "[manifest][confinement]") {
+    DiskBundle b("confine_ok");
+    REQUIRE(b.error() == "");
+    const Manifest m = read_manifest(b.dir.string());
+    REQUIRE(m.artifacts.size() == 1);
+    CHECK(m.artifacts[0].key == "onnx_fp32");
+    CHECK(m.artifacts[0].path == "model.onnx");
+    CHECK(resolve_in_bundle(b.dir.string(), "engines/orin.fp16.engine", "engines[0].path", "m") ==
+          (b.dir / "engines/orin.fp16.engine").string());
+    CHECK(resolve_in_bundle(b.dir.string(), "engines/not_built_yet.engine", "engines[0].path", "m") ==
+          (b.dir / "engines/not_built_yet.engine").string());  // missing: reported when opened
+}
+
+TEST_CASE("manifest: paths out of the bundle are refused before anything is opened", "[manifest][confinement]") {
+    DiskBundle b("confine_text");
+    const std::string origin = (b.dir / "manifest.json").string();
+    struct Case {
+        nlohmann::json path;
+        std::string message;
+    };
+    const Case cases[] = {
+        {"../../outside/evil.onnx", "\"../../outside/evil.onnx\" has a '..', '.' or empty component; paths must stay inside the bundle"},
+        {"../outside/evil.onnx", "\"../outside/evil.onnx\" has a '..', '.' or empty component; paths must stay inside the bundle"},
+        {"engines/../model.onnx", "\"engines/../model.onnx\" has a '..', '.' or empty component; paths must stay inside the bundle"},
+        {"./model.onnx", "\"./model.onnx\" has a '..', '.' or empty component; paths must stay inside the bundle"},
+        {"engines//x.onnx", "\"engines//x.onnx\" has a '..', '.' or empty component; paths must stay inside the bundle"},
+        {(b.outside / "evil.onnx").string(), "\"" + (b.outside / "evil.onnx").string() +
+                                                 "\" is an absolute path; paths must be relative and stay inside the bundle"},
+        {"/etc/passwd", "\"/etc/passwd\" is an absolute path; paths must be relative and stay inside the bundle"},
+        {"C:/x.onnx", "\"C:/x.onnx\" is an absolute path; paths must be relative and stay inside the bundle"},
+        {"..\\outside\\evil.onnx", "\"..\\\\outside\\\\evil.onnx\": a NUL or backslash in a path (use '/' separators)"},
+        {std::string("model.onnx\0../x", 15), "\"model.onnx\\u0000../x\": a NUL or backslash in a path (use '/' separators)"},
+        {"", "expected a relative path inside the bundle, got \"\""},
+        {5, "expected a relative path inside the bundle, got 5"},
+        {nullptr, "expected a relative path inside the bundle, got null"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.path.dump());
+        auto j = b.manifest;
+        j["artifacts"]["onnx_fp32"]["path"] = c.path;
+        // parse_manifest never touches the filesystem: the refusal is pure text, so /etc/passwd is never opened.
+        CHECK_THROWS_WITH(parse_manifest(j.dump(), origin), origin + ": artifacts.onnx_fp32.path: " + c.message);
+        auto e = b.manifest;
+        e["engines"][0]["path"] = c.path;
+        CHECK_THROWS_WITH(parse_manifest(e.dump(), origin), origin + ": engines[0].path: " + c.message);
+        write(b.dir / "manifest.json", j.dump());
+        CHECK(b.error() == origin + ": artifacts.onnx_fp32.path: " + c.message);
+    }
+    auto j = b.manifest;
+    j["artifacts"]["onnx_fp32"].erase("path");
+    CHECK_THROWS_WITH(parse_manifest(j.dump(), origin), origin + ": artifacts.onnx_fp32.path: missing (required)");
+    CHECK_THROWS_WITH(resolve_in_bundle(b.dir.string(), "/etc/passwd", "engines[0].path", origin),
+                      origin + ": engines[0].path: \"/etc/passwd\" is an absolute path; paths must be relative and stay inside the bundle");
+}
+
+TEST_CASE("manifest: a symbolic link anywhere on an artifact's path is refused (lstat, nothing opened)", "[manifest][confinement]") {
+    DiskBundle b("confine_links");
+    const std::string origin = (b.dir / "manifest.json").string();
+    SECTION("model.onnx is a link to a file outside with the same bytes") {
+        fs::remove(b.dir / "model.onnx");
+        fs::create_symlink(b.outside / "evil.onnx", b.dir / "model.onnx");
+        CHECK(sha256_file((b.dir / "model.onnx").string()) == b.manifest["artifacts"]["onnx_fp32"]["sha256"]);  // the hash would pass
+        CHECK(b.error() == origin + ": artifacts.onnx_fp32.path: \"model.onnx\": model.onnx is a symbolic link; bundle files "
+                                    "must be regular files inside the bundle");
+    }
+    SECTION("a relative link inside the bundle is refused too") {
+        fs::rename(b.dir / "model.onnx", b.dir / "real.onnx");
+        fs::create_symlink("real.onnx", b.dir / "model.onnx");
+        CHECK(b.error() == origin + ": artifacts.onnx_fp32.path: \"model.onnx\": model.onnx is a symbolic link; bundle files "
+                                    "must be regular files inside the bundle");
+    }
+    SECTION("a directory on the way is a link") {
+        fs::remove_all(b.dir / "engines");
+        fs::create_directories(b.outside / "plans");
+        write(b.outside / "plans/orin.fp16.engine", "plan");
+        fs::create_directory_symlink(b.outside / "plans", b.dir / "engines");
+        CHECK(b.error() == origin + ": engines[0].path: \"engines/orin.fp16.engine\": engines is a symbolic link; bundle "
+                                    "files must be regular files inside the bundle");
+    }
+    SECTION("a dangling link is a link") {
+        fs::remove(b.dir / "model.onnx");
+        fs::create_symlink(b.root / "nowhere.onnx", b.dir / "model.onnx");
+        CHECK(b.error() == origin + ": artifacts.onnx_fp32.path: \"model.onnx\": model.onnx is a symbolic link; bundle files "
+                                    "must be regular files inside the bundle");
+    }
+    SECTION("not a regular file, not a directory on the way") {
+        fs::remove(b.dir / "model.onnx");
+        fs::create_directories(b.dir / "model.onnx");
+        CHECK(b.error() == origin + ": artifacts.onnx_fp32.path: \"model.onnx\" is not a regular file");
+        b.manifest["artifacts"]["onnx_fp32"]["path"] = "engines/orin.fp16.engine/x.onnx";
+        b.save();
+        CHECK(b.error() == origin + ": artifacts.onnx_fp32.path: \"engines/orin.fp16.engine/x.onnx\": "
+                                    "engines/orin.fp16.engine is not a directory");
+    }
+    SECTION("the bundle directory itself may be reached through a link (the user's choice)") {
+        fs::create_directory_symlink(b.dir, b.root / "alias.actedge");
+        CHECK_NOTHROW(read_manifest((b.root / "alias.actedge").string()));
+    }
+}
+
+// --- issue 10 defects 3a / 6: every number finite, required keys with types --------------------
+
+TEST_CASE("manifest: NaN, Infinity and overflowing numbers are refused with their key path", "[manifest]") {
+    const std::string base = sample_manifest().dump();
+    struct Case {
+        std::string from, to, message;
+    };
+    const std::string post = R"("runtime": {"temporal_ensemble_coeff": 0.01, "n_action_steps": 1, "post_steps": [{"op": "snap_gripper", "indices": [6], "threshold": [0.5], "low": [LOW], "high": [HIGH]}]})";
+    auto with_post = [&](const std::string& low, const std::string& high) {
+        std::string text = base;
+        const auto at = text.find("\"runtime\":");
+        const auto end = text.find('}', at);
+        std::string p = post;
+        p.replace(p.find("LOW"), 3, low);
+        p.replace(p.find("HIGH"), 4, high);
+        return text.replace(at, end - at + 1, p);
+    };
+    auto replaced = [&](const std::string& from, const std::string& to) {
+        std::string text = base;
+        const auto at = text.find(from);
+        REQUIRE(at != std::string::npos);
+        return text.replace(at, from.size(), to);
+    };
+    const std::pair<std::string, std::string> cases[] = {
+        {replaced("\"temporal_ensemble_coeff\":0.01", "\"temporal_ensemble_coeff\":NaN"),
+         "runtime.temporal_ensemble_coeff: expected a finite number, got NaN"},
+        {replaced("\"temporal_ensemble_coeff\":0.01", "\"temporal_ensemble_coeff\":1e999"),
+         "runtime.temporal_ensemble_coeff: expected a finite number, got 1e999"},
+        {replaced("\"temporal_ensemble_coeff\":0.01", "\"temporal_ensemble_coeff\":-1E+400"),
+         "runtime.temporal_ensemble_coeff: expected a finite number, got -1E+400"},
+        {with_post("0.0", "Infinity"), "runtime.post_steps[0].high[0]: expected a finite number, got Infinity"},
+        {with_post("-Infinity", "1.0"), "runtime.post_steps[0].low[0]: expected a finite number, got -Infinity"},
+        {replaced("\"max_batch\":8,\"name\"", "\"max_batch\":8,\"extra\":[1.0,\"NaN\",NaN],\"name\""),
+         "extra[2]: expected a finite number, got NaN"},
+        {replaced("\"max_batch\":8,\"name\"", "\"max_batch\":8,\"extra\":{\"a b\":[[1e999]]},\"name\""),
+         "extra.a b[0][0]: expected a finite number, got 1e999"},
+    };
+    for (const auto& [text, message] : cases) {
+        CAPTURE(text);
+        CHECK_THROWS_WITH(parse_manifest(text, "b/manifest.json"), "b/manifest.json: " + message);
+    }
+    // Finite in JSON but not in float32, where the runtime compares: refused, not cast to inf.
+    CHECK_THROWS_WITH(parse_manifest(with_post("0.0", "1e300"), "b/manifest.json"),
+                      "manifest runtime.post_steps[0]: high[0] 1e+300 is outside the float32 range");
+    CHECK_THROWS_WITH(parse_manifest(with_post("2.0", "1.0"), "b/manifest.json"),
+                      "manifest runtime.post_steps[0]: low[0] 2.0 is not below high[0] 1.0");
+    CHECK_NOTHROW(parse_manifest(with_post("-3.4e38", "3.4e38"), "b/manifest.json"));
+    // A "NaN" string stays a string (no false alarm), duplicates and deep nesting are refused.
+    CHECK_THROWS_WITH(parse_manifest(replaced("\"name\":\"aloha-sim\"", "\"name\":\"NaN 1e999\",\"name\":\"x\""), "b/manifest.json"),
+                      "b/manifest.json: unreadable manifest: duplicate key \"name\" in an object");
+    CHECK_THROWS_WITH(parse_manifest(replaced("\"max_batch\":8", "\"max_batch\":8,\"extra\":" + std::string(40, '[') + std::string(40, ']')),
+                                     "b/manifest.json"),
+                      "b/manifest.json: unreadable manifest: nested deeper than 32 levels");
+    CHECK(parse_manifest(replaced("\"name\":\"aloha-sim\"", "\"name\":\"NaN Infinity 1e999\""), "b/manifest.json").name ==
+          "NaN Infinity 1e999");
+}
+
+TEST_CASE("manifest: required keys and their types, one line each", "[manifest]") {
+    struct Case {
+        std::function<void(nlohmann::json&)> edit;
+        std::string message;
+    };
+    const Case cases[] = {
+        {[](auto& j) { j.erase("io"); }, "io: missing (required)"},
+        {[](auto& j) { j["io"] = {1, 2}; }, "io: expected an object, got [1,2]"},
+        {[](auto& j) { j["io"].erase("inputs"); }, "io.inputs: missing (required)"},
+        {[](auto& j) { j["io"]["inputs"] = nlohmann::json::array(); }, "io.inputs: expected at least 1 entries, got 0"},
+        {[](auto& j) { j["io"]["inputs"][1] = "state"; }, "io.inputs[1]: expected an object, got \"state\""},
+        {[](auto& j) { j["io"]["inputs"][1].erase("name"); }, "io.inputs[1].name: missing (required)"},
+        {[](auto& j) { j["io"]["inputs"][0]["shape"][2] = 100000; }, "io.inputs[0].shape[2]: expected an int in 1..16384, got 100000"},
+        {[](auto& j) { j["io"]["inputs"][0]["shape"][3] = 0; }, "io.inputs[0].shape[3]: expected an int in 1..16384, got 0"},
+        {[](auto& j) { j["io"]["inputs"][1]["shape"][1] = "14"; }, "io.inputs[1].shape[1]: expected an int in 1..16384, got \"14\""},
+        {[](auto& j) { j["io"]["inputs"][1]["shape"][1] = 14.5; }, "io.inputs[1].shape[1]: expected an int in 1..16384, got 14.5"},
+        {[](auto& j) { j["io"]["inputs"][1]["shape"][1] = true; }, "io.inputs[1].shape[1]: expected an int in 1..16384, got true"},
+        {[](auto& j) { j["io"]["inputs"][1]["shape"][0] = 1; }, "io.inputs[1].shape[0]: expected \"batch\" (the dynamic batch axis), got 1"},
+        {[](auto& j) { j["io"]["inputs"][0]["shape"] = {"batch", 2, 16384, 16384, 3}; },
+         "io.inputs[0].shape: [\"batch\",2,16384,16384,3] holds 1610612736 values per sample, at most 134217728"},
+        {[](auto& j) { j["io"]["inputs"][0]["cameras"][0] = 7; }, "io.inputs[0].cameras[0]: expected a camera name, got 7"},
+        {[](auto& j) { j["max_batch"] = 0; }, "max_batch: expected an int in 1..4096, got 0"},
+        {[](auto& j) { j["max_batch"] = "4"; }, "max_batch: expected an int in 1..4096, got \"4\""},
+        {[](auto& j) { j["runtime"] = nullptr; }, "runtime: expected an object, got null"},
+        {[](auto& j) { j["runtime"] = {0.01}; }, "runtime: expected an object, got [0.01]"},
+        {[](auto& j) { j["runtime"]["temporal_ensemble_coeff"] = "0.01"; },
+         "runtime.temporal_ensemble_coeff: expected a finite number or null, got \"0.01\""},
+        {[](auto& j) { j["runtime"]["temporal_ensemble_coeff"] = true; },
+         "runtime.temporal_ensemble_coeff: expected a finite number or null, got true"},
+        {[](auto& j) { j["runtime"]["n_action_steps"] = -3; }, "runtime.n_action_steps: expected an int in 1..100, got -3"},
+        {[](auto& j) { j["runtime"]["n_action_steps"] = 101; }, "runtime.n_action_steps: expected an int in 1..100, got 101"},
+        {[](auto& j) { j["spec"]["chunk_size"] = nullptr; }, "spec.chunk_size: expected an int in 1..16384, got null"},
+        {[](auto& j) { j["spec"]["cameras"][0]["height"] = -480; }, "spec.cameras[0].height: expected an int in 1..16384, got -480"},
+        {[](auto& j) { j["spec"]["cameras"] = "top"; }, "spec.cameras: expected a list, got \"top\""},
+        {[](auto& j) { j["name"] = 5; }, "name: expected a string, got 5"},
+        {[](auto& j) { j["artifacts"] = {{"onnx_fp32", "model.onnx"}}; }, "artifacts.onnx_fp32: expected an object, got \"model.onnx\""},
+        {[](auto& j) { j["artifacts"] = {{"onnx_fp32", {{"path", "model.onnx"}, {"sha256", "ABC"}}}}; },
+         "artifacts.onnx_fp32.sha256: expected a sha256 (64 lowercase hex digits), got \"ABC\""},
+        {[](auto& j) { j["engines"] = nlohmann::json::object(); }, "engines: expected a list, got {}"},
+        {[](auto& j) { j["engines"][0].erase("key"); }, "engines[0].key: missing (required)"},
+        {[](auto& j) { j["engines"][0].erase("sha256"); }, "engines[0].sha256: missing (required)"},
+        {[](auto& j) { j["engines"][0]["key"]["max_batch"] = 0; }, "engines[0].key.max_batch: expected an int in 1..4096, got 0"},
+    };
+    for (const auto& c : cases) {
+        auto j = sample_manifest();
+        c.edit(j);
+        CAPTURE(c.message);
+        try {
+            parse_manifest(j.dump(), "b/manifest.json");
+            FAIL("accepted");
+        } catch (const BundleError& e) {
+            CHECK(std::string(e.what()) == "b/manifest.json: " + c.message);
+        }
+    }
 }

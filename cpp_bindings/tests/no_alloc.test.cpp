@@ -17,13 +17,26 @@ namespace {
 std::atomic<long> g_allocations{0};
 }
 
+// The whole replaceable set (plain, array, nothrow), so that every delete frees what a matching new
+// malloc'ed: replacing only some of them pairs a library's new with this free (AddressSanitizer:
+// alloc-dealloc-mismatch, e.g. Catch2's nothrow new).
 void* operator new(std::size_t n) {
     ++g_allocations;
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
+void* operator new[](std::size_t n) { return ::operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    ++g_allocations;
+    return std::malloc(n ? n : 1);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return ::operator new(n, t); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 TEST_CASE("hot paths do not allocate", "[alloc]") {
     act_edge::TemporalEnsemble e(100, 14, 0.01);
@@ -47,9 +60,9 @@ TEST_CASE("hot paths do not allocate", "[alloc]") {
         {
             act_edge::Profiler::Scope total(prof, act_edge::Stage::Total);
             REQUIRE_FALSE(act_edge::find_non_finite(chunk.data(), chunk_shape, 2).has_value());
-            e.update(chunk.data(), out.data());
+            REQUIRE(e.update(chunk.data(), out.data()));
             post.apply(out.data(), 1);
-            q.update(chunk.data(), 100, out.data());
+            REQUIRE(q.update(chunk.data(), 100, out.data()));
             prof.record(act_edge::Stage::Infer, 1.0);
             REQUIRE_FALSE(act_edge::check_observation(schema, obs).has_value());
             if (s == 500) e.reset();

@@ -115,6 +115,18 @@ TEST_CASE("messages match docs/observation-rules.md", "[observation]") {
         ob3.o.fields[0] = Observation().add_array("images", ArrayView("uint8", {480, 640, 3}));
         CHECK(message(ob3.o) == "images: expected shape (2, 480, 640, 3), got (480, 640, 3)");
     }
+    SECTION("a mapping or other value where a vector belongs (issue 10 defect 2)") {
+        // Its type name once came from a destroyed std::string: garbage, or use-after-scope under ASan.
+        Obs ob;
+        Observation mapping;
+        mapping.add_cameras("state").cameras.emplace_back("joints", ArrayView("float32", {14}, ob.state.data()));
+        ob.field("state") = mapping.fields[0];
+        CHECK(message(ob.o) == "state: expected a numpy array, got dict");
+        CHECK(message(ob.o, true) == "state: expected a numpy array, got dict");
+        Obs ob2;
+        ob2.field("env_state") = Observation().add_other("env_state", "list");
+        CHECK(message(ob2.o) == "env_state: expected a numpy array, got list");
+    }
     SECTION("non-finite values, first flat index") {
         Obs ob;
         ob.state[3] = std::numeric_limits<float>::quiet_NaN();

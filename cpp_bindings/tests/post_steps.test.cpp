@@ -74,6 +74,13 @@ TEST_CASE("post_steps: bad entries give the Python runtime's messages", "[post_s
           "manifest runtime.post_steps[0]: index -1 is outside the action's 0..4");
     CHECK(error_of(R"([{"op": "snap_gripper", "indices": [5.5], "threshold": [0], "low": [0], "high": [1]}])") ==
           "manifest runtime.post_steps[0]: index 5.5 is outside the action's 0..4");
+    // issue 10 defect 8: 3.7 was silently dimension 3, true dimension 1 (6.0 stays dimension 6).
+    CHECK(error_of(R"([{"op": "snap_gripper", "indices": [3.7], "threshold": [0], "low": [0], "high": [1]}])") ==
+          "manifest runtime.post_steps[0]: index 3.7 is not an integer");
+    CHECK(error_of(R"([{"op": "snap_gripper", "indices": [true], "threshold": [0], "low": [0], "high": [1]}])") ==
+          "manifest runtime.post_steps[0]: index True is not an integer");
+    CHECK(error_of(R"([{"op": "snap_gripper", "indices": [1], "threshold": [false], "low": [0], "high": [1]}])") ==
+          "manifest runtime.post_steps[0]: threshold[0] False is not a number");
     // Where Python raises something other than BundleError, C++ still refuses with one line.
     CHECK(error_of(R"([{"op": "snap_gripper", "indices": ["a"], "threshold": [0], "low": [0], "high": [1]}])") ==
           "manifest runtime.post_steps[0]: index 'a' is not an integer");

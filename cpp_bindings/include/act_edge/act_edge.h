@@ -19,7 +19,7 @@ typedef enum act_edge_status {
     ACT_EDGE_ERR_UNAVAILABLE = 4,      /* built without TensorRT, or the engine does not fit this machine */
     ACT_EDGE_ERR_RUNTIME = 5,          /* CUDA / TensorRT failure */
     ACT_EDGE_ERR_INTERNAL = 6,         /* anything else (out of memory, ...) */
-    ACT_EDGE_ERR_ACTION = 7            /* the model gave nan/inf; ensemble/queue not updated, output not written */
+    ACT_EDGE_ERR_ACTION = 7            /* nan/inf in a model's / caller's chunk; ensemble/queue not updated, output not written */
 } act_edge_status;
 
 /* Message of the last failure on this thread ("" if none); valid until the next act_edge call on it. */
@@ -33,7 +33,9 @@ typedef struct act_edge_ensemble act_edge_ensemble;
 act_edge_ensemble* act_edge_ensemble_create(size_t chunk_size, size_t action_dim, double coeff);
 void act_edge_ensemble_destroy(act_edge_ensemble* e); /* NULL is fine */
 act_edge_status act_edge_ensemble_reset(act_edge_ensemble* e);
-/* chunk: chunk_size*action_dim floats (row-major); action: action_dim floats out. */
+/* chunk: chunk_size*action_dim floats (row-major); action: action_dim floats out.
+ * ACT_EDGE_ERR_ACTION: the chunk holds nan/inf; it is refused as the Python Policy refuses it (same
+ * message in act_edge_last_error), the ensemble is unchanged and action is not written. */
 act_edge_status act_edge_ensemble_update(act_edge_ensemble* e, const float* chunk, size_t chunk_len,
                                          float* action, size_t action_len);
 
@@ -44,7 +46,9 @@ void act_edge_chunk_queue_destroy(act_edge_chunk_queue* q);
 act_edge_status act_edge_chunk_queue_reset(act_edge_chunk_queue* q);
 /* 1 if the next update needs a chunk, 0 if not, -1 for a NULL handle. */
 int act_edge_chunk_queue_empty(const act_edge_chunk_queue* q);
-/* chunk may be NULL when the queue is not empty; chunk_rows >= n_action_steps otherwise. */
+/* chunk may be NULL when the queue is not empty; chunk_rows >= n_action_steps otherwise.
+ * ACT_EDGE_ERR_ACTION: the queue was empty and the chunk (all chunk_rows rows) holds nan/inf; nothing
+ * was queued and action is not written (message as the Python Policy's ActionError). */
 act_edge_status act_edge_chunk_queue_update(act_edge_chunk_queue* q, const float* chunk, size_t chunk_rows,
                                             float* action, size_t action_len);
 

@@ -21,4 +21,8 @@ std::optional<std::string> find_non_finite(const float* data, const std::int64_t
 // Throws ActionError with find_non_finite's message, if any.
 void check_finite(const float* data, const std::int64_t* shape, int ndim);
 
+// Why TemporalEnsemble::update / ChunkQueue::push refused a (rows, cols) chunk: find_non_finite's
+// message, or, when every value is finite, that the ensemble's weighted sums overflow float32.
+std::string refused_chunk_message(const float* chunk, std::size_t rows, std::size_t cols);
+
 }  // namespace act_edge

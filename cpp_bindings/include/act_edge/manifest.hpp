@@ -57,8 +57,15 @@ struct EngineKey {
     std::int64_t max_batch = 1;
 };
 
+// One of the manifest's artifacts (artifacts.<key>: onnx_fp32, onnx_fp16, parity_inputs, ...).
+struct ArtifactEntry {
+    std::string key;
+    std::string path;    // relative to the bundle, confined to it (see resolve_in_bundle)
+    std::string sha256;
+};
+
 struct EngineEntry {
-    std::string path;    // relative to the bundle
+    std::string path;    // relative to the bundle, confined to it (see resolve_in_bundle)
     std::string sha256;
     EngineKey key;
 };
@@ -71,15 +78,27 @@ struct Manifest {
     std::vector<IoTensor> inputs, outputs;
     std::int64_t max_batch = 1;
     RuntimeDefaults runtime;
+    std::vector<ArtifactEntry> artifacts;  // sorted by key
     std::vector<EngineEntry> engines;
 };
 
-// Parse <bundle_dir>/manifest.json. Throws BundleError.
+// Parse <bundle_dir>/manifest.json and check that every artifact and engine path stays inside the
+// bundle on disk (resolve_in_bundle); nothing else is opened. Throws BundleError.
 Manifest read_manifest(const std::string& bundle_dir);
-// Parse manifest text; `origin` names it in errors (a path). Throws BundleError.
+// Parse manifest text; `origin` names it in errors (a path). Strict JSON (every number finite, no
+// duplicate keys, nesting <= 32), required keys with their types and ranges, and artifact / engine
+// paths relative with no '..', '.' or empty component (no file is looked at). Errors are one line:
+// "<origin>: <key path>: <rule>, got <value>", as act_edge/manifest_schema.py. Throws BundleError.
 Manifest parse_manifest(std::string_view json_text, const std::string& origin);
 // Parse a JSON array of io entries (manifest io.inputs). Throws BundleError.
 std::vector<IoTensor> parse_io_tensors(std::string_view json_text);
+
+// <bundle_dir>/<rel> for a manifest path `rel` (key path `where`, manifest `origin` in errors):
+// BundleError if `rel` is absolute, has a '..', '.' or empty component, or any existing component is
+// a symbolic link (lstat, nothing opened), a non-directory on the way, or the file is not a regular
+// file. A missing component is not an error here (opening it reports it).
+std::string resolve_in_bundle(const std::string& bundle_dir, const std::string& rel, const std::string& where,
+                              const std::string& origin);
 
 // Throws BundleError naming the file if it is missing or its sha256 differs from `expected_hex`.
 void verify_sha256(const std::string& path, const std::string& expected_hex);

@@ -32,10 +32,13 @@
 namespace act_edge {
 
 namespace detail {
-// dst[i] += g * src[i] for i < n (src and dst do not overlap). Defined in src/temporal_ensemble.cpp.
-void scaled_add(float* dst, const float* src, float g, std::size_t n) noexcept;
+// dst[i] = acc[i] + g * src[i] for i < n (no overlap); false if any dst[i] is nan or +-inf (then
+// dst holds garbage). Defined in src/temporal_ensemble.cpp.
+bool scaled_add_to(float* dst, const float* acc, const float* src, float g, std::size_t n) noexcept;
 // dst[i] *= g for i < n.
 void scale(float* dst, float g, std::size_t n) noexcept;
+// True if none of src[0..n) is nan or +-inf (one branch-free pass).
+bool all_finite(const float* src, std::size_t n) noexcept;
 }  // namespace detail
 
 class TemporalEnsemble {
@@ -67,6 +70,7 @@ public:
         }
         rebase_ = static_cast<float>(std::exp(coeff * static_cast<double>(C)));
         acc_.assign(C * dim_, 0.0f);
+        spare_.assign(C * dim_, 0.0f);
     }
 
     // Forget every prediction; the next update() is step 0 again.
@@ -79,14 +83,22 @@ public:
 
     // Add the chunk predicted at this step (chunk_size x action_dim, row-major float32) and write the
     // ensembled action for this step (action_dim floats) to `action`. No allocation, no throw.
-    void update(const float* chunk, float* action) noexcept {
+    // Returns false if the chunk holds nan or +-inf (or values so large that a weighted sum
+    // overflows float32): it is refused, as the Python Policy refuses such a chunk (ActionError):
+    // the ensemble is unchanged (the step is not counted) and `action` is not written.
+    // find_non_finite(chunk, {chunk_size, action_dim}, 2) (action_check.hpp) gives Python's message.
+    [[nodiscard]] bool update(const float* chunk, float* action) noexcept {
         const std::size_t C = chunk_, A = dim_;
         const std::size_t tb = since_base_;  // t - B, in [0, C-1]
         const float g = static_cast<float>(exp_[tb + C - 1]);
-        // Row d goes to ring slot (head + d) mod C: two contiguous runs.
+        // Row d goes to ring slot (head + d) mod C: two contiguous runs, written to the spare ring
+        // with the finite check fused in; it becomes the ring only if every sum is finite, so a
+        // refused chunk leaves no trace (and costs no second pass over the chunk).
         const std::size_t first = (C - head_) * A;
-        detail::scaled_add(acc_.data() + head_ * A, chunk, g, first);
-        detail::scaled_add(acc_.data(), chunk + first, g, C * A - first);
+        const bool finite = detail::scaled_add_to(spare_.data() + head_ * A, acc_.data() + head_ * A, chunk, g, first) &
+                            detail::scaled_add_to(spare_.data(), acc_.data(), chunk + first, g, C * A - first);
+        if (!finite) return false;
+        acc_.swap(spare_);  // pointers only
         // Live predictions for this step: t0 = max(0, t-C+1) .. t, n = min(t, C-1) + 1 of them.
         const std::size_t older = t_ < C - 1 ? static_cast<std::size_t>(t_) : C - 1;  // n - 1
         const double wsum = exp_[tb - older + C - 1] * geo_[older];  // sum_{t'=t0..t} exp(-k(t'-B))
@@ -102,6 +114,7 @@ public:
             detail::scale(acc_.data(), rebase_, C * A);
             since_base_ = 0;
         }
+        return true;
     }
 
     std::size_t chunk_size() const noexcept { return chunk_; }
@@ -117,6 +130,7 @@ private:
     std::vector<double> geo_;  // partial geometric sums of exp(-k*i)
     float rebase_ = 1.0f;      // exp(k*C)
     std::vector<float> acc_;   // (C, A) ring: sum g * pred for the next C steps
+    std::vector<float> spare_;  // (C, A): the next ring, written by update() before it is accepted
     std::size_t head_ = 0;     // ring slot of the current step
     std::size_t since_base_ = 0;  // t - B
     std::uint64_t t_ = 0;
@@ -140,9 +154,10 @@ public:
     std::size_t size() const noexcept { return n_ - next_; }
 
     // Queue the first n_action_steps rows of a (chunk_rows, action_dim) chunk. Returns false (queue
-    // untouched) if chunk_rows < n_action_steps.
-    bool push(const float* chunk, std::size_t chunk_rows) noexcept {
-        if (chunk_rows < n_) return false;
+    // untouched) if chunk_rows < n_action_steps, or if any of the chunk_rows x action_dim values is
+    // nan or +-inf (refused whole, as the Python Policy refuses such a chunk).
+    [[nodiscard]] bool push(const float* chunk, std::size_t chunk_rows) noexcept {
+        if (chunk_rows < n_ || !detail::all_finite(chunk, chunk_rows * dim_)) return false;
         std::copy(chunk, chunk + n_ * dim_, buf_.begin());
         next_ = 0;
         return true;
@@ -158,7 +173,9 @@ public:
     }
 
     // One control step: push `chunk` if the queue is empty (chunk may be null otherwise), then pop.
-    bool update(const float* chunk, std::size_t chunk_rows, float* action) noexcept {
+    // False (nothing changed, nothing written) if the queue is empty and `chunk` is null, short or
+    // not finite.
+    [[nodiscard]] bool update(const float* chunk, std::size_t chunk_rows, float* action) noexcept {
         if (empty() && (chunk == nullptr || !push(chunk, chunk_rows))) return false;
         return pop(action);
     }
