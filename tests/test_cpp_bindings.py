@@ -251,6 +251,12 @@ def _neg_inf_env(o):
 
 
 # (observation, batched, expected message): the literal forms of docs/observation-rules.md
+def _f64_with(v: np.ndarray, i: int, value: float) -> np.ndarray:
+    out = v.astype(np.float64)
+    out[i] = value
+    return out
+
+
 BAD_OBSERVATIONS = [
     ([1, 2], False, "observation: expected a dict, got list"),
     (_edit(lambda o: o.update(joints=np.zeros(14, np.float32))), False,
@@ -270,6 +276,11 @@ BAD_OBSERVATIONS = [
      "images: expected shape (2, 48, 64, 3), got (1, 48, 64, 3)"),
     (_edit(_nan_state), False, "state: non-finite value nan at index 3"),
     (_edit(_neg_inf_env), False, "env_state: non-finite value -inf at index 4"),
+    # rule 13: float64 beyond float32's range (the cast would make it inf)
+    (_edit(lambda o: o.update(state=_f64_with(o["state"], 6, 1e300))), False,
+     "state: value 1e+300 at index 6 is outside the float32 range (the model's input type; it would become inf)"),
+    (_edit(lambda o: o.update(env_state=_f64_with(o["env_state"], 2, -3.5e38))), False,
+     "env_state: value -3.5e+38 at index 2 is outside the float32 range (the model's input type; it would become inf)"),
     (good_obs(), True, "state: expected shape (batch, 14), got (14,)"),
     (_edit(lambda o: o.pop("state")), True, "state: missing (expected float32 array of shape (batch, 14))"),
     (_edit(lambda o: o.update(zz=1, aa=2)), False,

@@ -1,7 +1,10 @@
 #include "act_edge/observation.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <limits>
+#include <string>
 #include <utility>
 
 #include "act_edge/manifest.hpp"
@@ -197,6 +200,20 @@ std::optional<std::string> first_non_finite(const T* p, std::int64_t n) {
     return std::nullopt;
 }
 
+// Rule 13: a float64 value beyond float32's range would become inf in the model's float32 input.
+std::optional<std::string> first_beyond_float32(const double* p, std::int64_t n) {
+    constexpr double kMax = std::numeric_limits<float>::max();
+    for (std::int64_t i = 0; i < n; ++i) {
+        if (std::fabs(p[i]) > kMax) {
+            char buf[32];
+            const auto r = std::to_chars(buf, buf + sizeof buf, p[i]);  // shortest form, as Python's repr
+            return "value " + std::string(buf, r.ptr) + " at index " + std::to_string(i) +
+                   " is outside the float32 range (the model's input type; it would become inf)";
+        }
+    }
+    return std::nullopt;
+}
+
 // The entries of one check: on the stack up to kInline (no allocation on the control path), else heap.
 class EntryList {
   public:
@@ -339,7 +356,11 @@ std::optional<std::string> check_observation(const ObservationSchema& s, const O
         for (int i = 0; i < a.ndim; ++i) n *= a.shape[i];
         std::optional<std::string> bad;
         if (a.dtype == "float32") bad = first_non_finite(static_cast<const float*>(a.data), n);
-        else if (a.dtype == "float64") bad = first_non_finite(static_cast<const double*>(a.data), n);
+        else if (a.dtype == "float64") {
+            const auto* d = static_cast<const double*>(a.data);
+            bad = first_non_finite(d, n);
+            if (!bad) bad = first_beyond_float32(d, n);
+        }
         if (bad) return e.label() + ": " + *bad;
     }
     return std::nullopt;
