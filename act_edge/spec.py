@@ -67,23 +67,28 @@ def real_vector(value: Any, what: str) -> tuple[float, ...]:
     return tuple(float(v) for v in flat)
 
 
-def check_positive(values: tuple[float, ...], what: str) -> None:
-    """Every value > 0 (a std); ValueError naming the first index that is not."""
-    bad = [i for i, v in enumerate(values) if not v > 0]
+def check_positive(values: tuple[float, ...], what: str, eps: float = 0.0) -> None:
+    """Every std > 0; with eps > 0 (LeRobot divides by std + eps) a std of 0, a constant dimension, is
+    accepted too. ValueError naming the first index that is not."""
+    bad = [i for i, v in enumerate(values) if not (v > 0 or (eps > 0 and v == 0))]
     if bad:
-        raise ValueError(f"{what}[{bad[0]}] is {values[bad[0]]:g}: a std must be > 0 "
+        rule = "a std must be >= 0 (0 only with eps > 0)" if eps > 0 else "a std must be > 0"
+        raise ValueError(f"{what}[{bad[0]}] is {values[bad[0]]:g}: {rule} "
                          f"({len(bad)} of {len(values)} values are not)")
 
 
-def check_ordered(lo: tuple[float, ...], hi: tuple[float, ...], what_lo: str, what_hi: str) -> None:
-    """lo < hi elementwise (a min-max range); ValueError naming the first index where it is not."""
+def check_ordered(lo: tuple[float, ...], hi: tuple[float, ...], what_lo: str, what_hi: str,
+                  eps: float = 0.0) -> None:
+    """lo < hi elementwise (a min-max range; lo == hi too with eps > 0, as LeRobot divides by
+    max - min + eps); ValueError naming the first index where it is not."""
     if len(lo) != len(hi):
         raise ValueError(f"{what_lo} has {len(lo)} values but {what_hi} has {len(hi)}")
-    bad = [i for i, (a, b) in enumerate(zip(lo, hi)) if not a < b]
+    bad = [i for i, (a, b) in enumerate(zip(lo, hi)) if not (a < b or (eps > 0 and a == b))]
     if bad:
         i = bad[0]
+        need = "min <= max (min == max only with eps > 0)" if eps > 0 else "min < max"
         raise ValueError(f"{what_hi}[{i}] = {hi[i]:g} is not above {what_lo}[{i}] = {lo[i]:g} "
-                         "(a min-max range needs min < max)")
+                         f"(a min-max range needs {need})")
 
 
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -135,9 +140,9 @@ class Normalization:
         if self.mean is not None and self.std is not None and len(self.mean) != len(self.std):
             raise ValueError(f"mean has {len(self.mean)} values but std has {len(self.std)}")
         if self.std is not None:
-            check_positive(self.std, "std")
+            check_positive(self.std, "std", self.eps)
         if self.min is not None and self.max is not None:
-            check_ordered(self.min, self.max, "min", "max")
+            check_ordered(self.min, self.max, "min", "max", self.eps)
         for label, values in (("scale", self.affine()[0]), ("shift", self.affine()[1]),
                               ("inverse scale", self.inverse_affine()[0]), ("inverse shift", self.inverse_affine()[1])):
             _check_float32(values, f"{self.mode} normalization {label}")

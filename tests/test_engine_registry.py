@@ -183,7 +183,7 @@ def test_threshold_refuses_above_and_nan():
 
 def test_action_range_from_min_max_normalization(bundle):
     span, source = action_range(bundle, np.zeros((1, CHUNK, 2)))
-    assert span.tolist() == [10.0, 10.0] and source == "action_norm min/max"
+    assert span.tolist() == [10.0, 10.0] and source == "max - min (normalization stats)"
 
 
 def test_reference_is_the_fp32_onnx_and_matches_parity(bundle):

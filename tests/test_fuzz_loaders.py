@@ -54,10 +54,10 @@ def _assert_sane(ckpt) -> None:
             vals = getattr(norm, name)
             if vals is not None:
                 assert all(math.isfinite(v) for v in vals), (name, vals)
-        if norm.std is not None:
-            assert min(norm.std) > 0
+        if norm.std is not None:  # 0 only where the normalization divides by std + eps (LeRobot)
+            assert min(norm.std) > 0 or (norm.eps > 0 and min(norm.std) >= 0)
         if norm.min is not None:
-            assert all(a < b for a, b in zip(norm.min, norm.max))
+            assert all(a < b or (norm.eps > 0 and a == b) for a, b in zip(norm.min, norm.max))
     for cam in spec.cameras:
         assert 1 <= cam.height <= 4096 and 1 <= cam.width <= 4096 and min(cam.std) > 0
     coeff = ckpt.runtime["temporal_ensemble_coeff"]

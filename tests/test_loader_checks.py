@@ -90,29 +90,30 @@ def _edit_processor_stats(lerobot, edit):
 
 
 @pytest.mark.parametrize("key, index, value, match", [
-    ("action.std", 2, 0.0, "action.std[2] is 0"),
+    ("action.std", 2, -0.5, "action.std[2] is -0.5"),
     ("action.std", 0, -1.0, "action.std[0] is -1"),
-    ("observation.state.max", 1, None, "observation.state.max[1]"),  # max == min: MIN_MAX divides by 0
-    ("observation.images.top.std", 1, 0.0, "observation.images.top.std[1]"),
+    ("action.std", 1, math.nan, "action.std[1] is nan"),
+    ("observation.state.max", 1, None, "observation.state.max[1]"),  # max < min
+    ("observation.images.top.std", 1, -0.1, "observation.images.top.std[1]"),
 ])
 def test_lerobot_processor_stats(lerobot, key, index, value, match):
     def edit(t):
         flat = t[key].view(-1)
-        flat[index] = t[key.replace(".max", ".min")].view(-1)[index] if value is None else value
+        flat[index] = t[key.replace(".max", ".min")].view(-1)[index] - 1 if value is None else value
     _edit_processor_stats(lerobot, edit)
     _refused(match, load_checkpoint, lerobot["dir"])
 
 
-def test_lerobot_legacy_buffer_std_zero(tmp_path):
+def test_lerobot_legacy_buffer_std_negative(tmp_path):
     from safetensors.torch import load_file, save_file
 
     fx = ff.write_lerobot(tmp_path / "run", ff.LeRobotConfig(legacy=True, cameras={"top": (64, 96)},
                                                               modes={**LR.modes, "STATE": "MEAN_STD"}), seed=1)
     p = fx["dir"] / "model.safetensors"
     t = load_file(str(p))
-    t["normalize_inputs.buffer_observation_state.std"][4] = 0.0
+    t["normalize_inputs.buffer_observation_state.std"][4] = -0.25
     save_file(t, str(p))
-    _refused("observation.state.std[4] is 0", load_checkpoint, fx["dir"])
+    _refused("observation.state.std[4] is -0.25", load_checkpoint, fx["dir"])
 
 
 @pytest.fixture(scope="module")
@@ -469,3 +470,35 @@ def test_weight_of_the_wrong_rank_is_one_line(original):
     sd[key] = sd[key].reshape(-1)  # 1-D: reading the architecture indexed shape[1]
     torch.save(sd, original["ckpt"])
     _refused(key, load_checkpoint, original["dir"], cameras=["top", "left_wrist"], image_size="64x96", heads=4)
+
+
+def test_lerobot_constant_dimensions_export_and_run(lerobot, tmp_path):
+    """LeRobot divides by std + eps and max - min + eps: a joint that never moved in the dataset (std 0,
+    min == max) is a checkpoint LeRobot runs. It exports with finite parity, and the constant action
+    dimension is its mean, exactly as LeRobot's un-normalization gives it (regression: refused, or
+    parity NaN before act-edge.metrics measured such dimensions in robot units)."""
+    from act_edge import Policy
+    from act_edge.export.pipeline import export_bundle
+
+    def edit(t):
+        if "action.std" in t:
+            t["action.std"].view(-1)[1] = 0.0
+        if "observation.state.max" in t:
+            t["observation.state.max"].view(-1)[2] = t["observation.state.min"].view(-1)[2]
+    _edit_processor_stats(lerobot, edit)
+    ckpt = load_checkpoint(lerobot["dir"])
+    assert ckpt.spec.action_norm.std[1] == 0.0
+    out = export_bundle(ckpt, tmp_path / "const.actedge")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parity"]["onnx_fp32"]["max_abs_normalized"] <= 5e-5
+    policy = Policy.load(out, backend="onnxruntime")
+    rng = np.random.default_rng(3)
+    obs = {"state": rng.normal(size=ckpt.spec.state_dim).astype(np.float32),
+           "images": {c.name: rng.integers(0, 256, (c.height, c.width, 3), dtype=np.uint8)
+                      for c in ckpt.spec.cameras}}
+    if ckpt.spec.env_state_dim:
+        obs["env_state"] = rng.normal(size=ckpt.spec.env_state_dim).astype(np.float32)
+    chunk = policy.predict_chunk(obs)
+    assert np.isfinite(chunk).all()
+    np.testing.assert_array_equal(chunk[:, 1], np.float32(ckpt.spec.action_norm.mean[1]))
+    assert np.ptp(chunk[:, 0]) > 0  # the other dimensions still move

@@ -29,6 +29,7 @@ import numpy as np
 from .. import __version__
 from ..bundle import MANIFEST, load_bundle, sha256_file
 from ..errors import ActEdgeError
+from ..metrics import normalized_unit
 from . import control_loop, device_info, policy_adapter, synthetic
 from .power import PowerSampler, per_inference
 
@@ -213,7 +214,7 @@ def _compare(cfg: BenchConfig, bundle, ckpt: Any, policy: Any, pool: list, pol: 
 
     device = pol["device"] if str(pol["device"]).startswith("cuda") else "cpu"
     model = build_model(ckpt).to(device)
-    unit = bundle.spec.action_norm.unit_scale()
+    unit = normalized_unit(bundle.spec)
 
     def eager(obs) -> np.ndarray:
         feeds = {k: torch.from_numpy(v).to(device) for k, v in synthetic.graph_inputs(bundle, obs).items()}

@@ -4,7 +4,7 @@ reference actions recorded in parity.npz, with a pass/fail against the bundle's 
 fp32 backends are held to the manifest's `parity.onnx_fp32.tolerance` (max |error| in normalized
 action units; the exporter's 5e-5 when the manifest has none); fp16 backends to the limit
 `act-edge build-engine` refuses an fp16 engine at (max |error| 2 % of an action dimension's range),
-the range defined as the exporter's `fp16_error` figure defines it (`action_span`), so the two compare.
+the range defined as the exporter's `fp16_error` figure defines it (`act_edge.metrics.action_range`), so the two compare.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from ..backends.select import open_backend
 from ..bundle import PARITY_INPUTS, Bundle
 from ..errors import ActEdgeError
-from ..spec import ActSpec
+from ..metrics import action_range, normalized_unit
 from ..trt.verify import DEFAULT_MAX_ERROR_PCT, error_metrics, parity_inputs
 from .check import FAIL, OK, WARN, Check
 
@@ -53,20 +53,8 @@ def run_once(backend: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:
     return np.array(backend.download(batch), dtype=np.float32, copy=True)
 
 
-def action_span(spec: ActSpec, reference: np.ndarray) -> tuple[np.ndarray, str]:
-    """Per-dimension action range, as act_edge.export.parity.action_range (not imported: export side):
-    max - min for min_max, 6 std for mean_std, else the reference's own span."""
-    norm = spec.action_norm
-    if norm.mode == "min_max":
-        return np.abs(np.array(norm.max, dtype=np.float64) - np.array(norm.min, dtype=np.float64)), "max - min"
-    if norm.mode == "mean_std":
-        return 6.0 * np.array(norm.std, dtype=np.float64), "6 x std"
-    flat = reference.reshape(-1, reference.shape[-1]).astype(np.float64)
-    return np.maximum(flat.max(0) - flat.min(0), 1e-12), "observed range of the reference actions"
-
-
 def judge(bundle: Bundle, described: str, precision: str, got: np.ndarray, reference: np.ndarray) -> Check:
-    span, span_source = action_span(bundle.spec, reference)
+    span, span_source = action_range(bundle.spec, reference)
     metrics = error_metrics(got, reference, span)
     data: dict[str, Any] = {"backend": described, "precision": precision, "range_definition": span_source,
                             **{k: metrics[k] for k in ("max_abs", "max_abs_pct_range", "finite")}}
@@ -81,7 +69,7 @@ def judge(bundle: Bundle, described: str, precision: str, got: np.ndarray, refer
         within = err <= limit
         limit_text = f"{limit:g}%"
     else:
-        unit = bundle.spec.action_norm.unit_scale()
+        unit = normalized_unit(bundle.spec)
         err = float((np.abs(got.astype(np.float64) - reference.astype(np.float64)) / unit).max())
         limit = float(bundle.manifest.get("parity", {}).get("onnx_fp32", {}).get("tolerance", FP32_TOLERANCE_DEFAULT))
         what = f"{err:.3g} normalized action units"

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..bundle import io_description
+from ..metrics import action_range, normalized_unit
 from ..spec import ActSpec, Normalization
 
 
@@ -39,21 +40,10 @@ def sample_vector(norm: Normalization, shape: list[int], rng: np.random.Generato
     return x.astype(np.float32)
 
 
-def action_range(spec: ActSpec, reference: np.ndarray) -> tuple[np.ndarray, str]:
-    """Per-dimension action range used to express errors in %, and how it was defined."""
-    norm = spec.action_norm
-    if norm.mode == "min_max":
-        return np.array(norm.max) - np.array(norm.min), "max - min (normalization stats)"
-    if norm.mode == "mean_std":
-        return 6.0 * np.array(norm.std), "6 x std (normalization stats; +-3 sigma)"
-    span = reference.reshape(-1, reference.shape[-1])
-    return np.maximum(span.max(0) - span.min(0), 1e-12), "observed range of the reference actions"
-
-
 def compare(spec: ActSpec, reference: np.ndarray, candidate: np.ndarray) -> dict[str, Any]:
     """Errors of `candidate` against `reference` (both (B, chunk, A), robot units)."""
     diff = np.abs(candidate.astype(np.float64) - reference.astype(np.float64))
-    unit = spec.action_norm.unit_scale()  # robot units per normalized unit
+    unit = normalized_unit(spec)  # robot units per normalized unit
     rng, rng_def = action_range(spec, reference)
     per_dim_max = diff.reshape(-1, diff.shape[-1]).max(0)
     per_dim_rmse = np.sqrt((diff.reshape(-1, diff.shape[-1]) ** 2).mean(0))

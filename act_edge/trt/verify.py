@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import metrics
 from ..bundle import ONNX_FP32, PARITY_INPUTS, Bundle
 from ..errors import ParityError
 
@@ -21,16 +22,8 @@ DEFAULT_MAX_ERROR_PCT = {"fp32": 0.1, "fp16": 2.0}
 
 
 def action_range(bundle: Bundle, reference: np.ndarray) -> tuple[np.ndarray, str]:
-    """Per-dimension action range: the min_max normalization's span, else the reference's own span."""
-    norm = bundle.spec.action_norm
-    if norm.mode == "min_max":
-        span = np.abs(np.asarray(norm.max, dtype=np.float64) - np.asarray(norm.min, dtype=np.float64))
-        source = "action_norm min/max"
-    else:
-        flat = reference.reshape(-1, reference.shape[-1]).astype(np.float64)
-        span = flat.max(axis=0) - flat.min(axis=0)
-        source = "reference actions min/max"
-    return np.maximum(span, 1e-6), source
+    """Per-dimension action range (act_edge.metrics: the same definition as the exporter's fp16 figure)."""
+    return metrics.action_range(bundle.spec, reference)
 
 
 def error_metrics(got: np.ndarray, ref: np.ndarray, span: np.ndarray) -> dict[str, Any]:

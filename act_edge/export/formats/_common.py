@@ -223,18 +223,21 @@ def stat_vector(value: Any, what: str, origin: Any, size: int | None = None) -> 
     return np.array(vals, dtype=np.float64)
 
 
-def check_std(std: np.ndarray, what: str, origin: Any) -> None:
-    """Every std > 0 (a zero std divides by zero; a negative one flips the sign), naming the index."""
+def check_std(std: np.ndarray, what: str, origin: Any, eps: float = 0.0) -> None:
+    """Every std > 0 (a zero std divides by zero; a negative one flips the sign), naming the index;
+    0 is accepted where the normalization divides by std + eps with eps > 0 (LeRobot)."""
     try:
-        check_positive(tuple(float(v) for v in std), what)
+        check_positive(tuple(float(v) for v in std), what, eps)
     except ValueError as exc:
         raise CheckpointError(f"{origin}: {exc}") from None
 
 
-def check_min_max(lo: np.ndarray, hi: np.ndarray, what_lo: str, what_hi: str, origin: Any) -> None:
-    """min < max at every index (min-max normalization divides by max - min), naming the index."""
+def check_min_max(lo: np.ndarray, hi: np.ndarray, what_lo: str, what_hi: str, origin: Any,
+                  eps: float = 0.0) -> None:
+    """min < max at every index (min-max normalization divides by max - min; min == max accepted with
+    eps > 0, which LeRobot adds), naming the index."""
     try:
-        check_ordered(tuple(map(float, lo)), tuple(map(float, hi)), what_lo, what_hi)
+        check_ordered(tuple(map(float, lo)), tuple(map(float, hi)), what_lo, what_hi, eps)
     except ValueError as exc:
         raise CheckpointError(f"{origin}: {exc}") from None
 

@@ -165,9 +165,9 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
             return Normalization()
         need = ("mean", "std") if mode == "MEAN_STD" else ("min", "max")
         src = post_stats if features[key][0] == "ACTION" else stats
-        vals = [_stat(src, key, s, features[key][1], stats_files) for s in need]
+        vals = [_stat(src, key, s, features[key][1], stats_files, norm_eps) for s in need]
         if mode == "MIN_MAX":
-            check_min_max(*vals, f"{key}.min", f"{key}.max", _where(stats_files))
+            check_min_max(*vals, f"{key}.min", f"{key}.max", _where(stats_files), norm_eps)
         return Normalization(mode.lower(), **dict(zip(need, vals)), eps=norm_eps)
 
     cams = []
@@ -180,11 +180,11 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
             mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
         elif mode == "MEAN_STD":
             mean = _stat(stats, key, "mean", [3], stats_files)
-            std = _stat(stats, key, "std", [3], stats_files) + norm_eps
+            std = _stat(stats, key, "std", [3], stats_files, norm_eps) + norm_eps
         else:  # MIN_MAX: (x - min) / (max - min + eps) * 2 - 1 == (x - (min + r/2)) / (r/2), r = max - min + eps
             lo = _stat(stats, key, "min", [3], stats_files)
             hi = _stat(stats, key, "max", [3], stats_files)
-            check_min_max(lo, hi, f"{key}.min", f"{key}.max", _where(stats_files))
+            check_min_max(lo, hi, f"{key}.min", f"{key}.max", _where(stats_files), norm_eps)
             span = hi - lo + norm_eps
             mean, std = lo + span / 2, span / 2
         try:
@@ -438,7 +438,7 @@ def _stats(d: Path, raw: dict, features: dict,
     return pre, post, files, eps
 
 
-def _stat(stats: dict, feature: str, stat: str, shape: list[int], files: list[str]) -> np.ndarray:
+def _stat(stats: dict, feature: str, stat: str, shape: list[int], files: list[str], eps: float = 0.0) -> np.ndarray:
     key = f"{feature}.{stat}"
     if key not in stats:
         where = ", ".join(files) if files else "no policy_preprocessor.json/policy_postprocessor.json and no legacy buffers"
@@ -448,5 +448,5 @@ def _stat(stats: dict, feature: str, stat: str, shape: list[int], files: list[st
     if arr.size != want:
         raise CheckpointError(f"normalization stat {key} has {arr.size} values, expected {want}")
     if stat == "std":
-        check_std(arr, key, _where(files))
+        check_std(arr, key, _where(files), eps)
     return arr
