@@ -201,3 +201,25 @@ def test_help_and_version_still_exit_0(capsys):
     assert main(["--version"]) == 0
     assert main(["export", "--help"]) == 0
     assert "--force" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exc", [KeyError("io"), TypeError("'NoneType' object is not subscriptable"),
+                                 ImportError("cannot import name 'x' from 'act_edge.y'")])
+def test_unexpected_exception_is_one_line_exit_1_with_the_traceback_on_request(places, monkeypatch, capsys, exc):
+    """A bug of ours still reaches the user as one line (exit 1, not 2: it is not their input), naming
+    the exception and how to get the traceback; ACT_EDGE_TRACEBACK=1 re-raises it."""
+    from act_edge.cli import inspect_cmd
+    from act_edge.cli.main import TRACEBACK_ENV
+
+    def fail(args):
+        raise exc
+
+    monkeypatch.setattr(inspect_cmd, "_bundle", fail)
+    monkeypatch.delenv(TRACEBACK_ENV, raising=False)
+    assert main(["inspect", places["bundle"]]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"internal error {type(exc).__name__}" in err and TRACEBACK_ENV in err
+    monkeypatch.setenv(TRACEBACK_ENV, "1")
+    with pytest.raises(type(exc)):
+        main(["inspect", places["bundle"]])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Subcommand -> module in act_edge.cli. Each module has `add_arguments(parser)`, `run(args) -> int`,
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
         package = missing_package(exc)
         if package is None:
-            raise
+            return _internal_error(error, exc)
         print(f"{error} {missing_line('this command', package, exc)}", file=sys.stderr)
         return 2
     except ActEdgeError as exc:
@@ -88,7 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"act-edge {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of ours, not bad input
+        return _internal_error(error, exc)
 
+
+def _internal_error(error: str, exc: Exception) -> int:
+    """One line and exit 1 for an exception act-edge did not expect; the traceback with ACT_EDGE_TRACEBACK=1."""
+    if os.environ.get(TRACEBACK_ENV):
+        raise exc
+    print(f"{error} internal error {type(exc).__name__}: {one_line(exc)} (a bug in act-edge: rerun with "
+          f"{TRACEBACK_ENV}=1 and report the traceback)", file=sys.stderr)
+    return 1
+
+
+TRACEBACK_ENV = "ACT_EDGE_TRACEBACK"
 
 # Optional packages a subcommand needs whatever its arguments, checked before it runs (others, such as
 # `inspect CKPT` needing torch, surface as the ImportError above).
