@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import fixtures_families as ff
+pytest.importorskip("torch", reason="the loaders need torch (export side)")
+
+import fixtures_families as ff  # noqa: E402
 from act_edge.errors import ActEdgeError
 from act_edge.export.checkpoint import load_checkpoint
 

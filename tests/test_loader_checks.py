@@ -9,9 +9,10 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
 
-import fixtures_families as ff
+torch = pytest.importorskip("torch", reason="the loaders need torch (export side)")
+
+import fixtures_families as ff  # noqa: E402
 from act_edge.bundle import load_bundle
 from act_edge.errors import ActEdgeError, BundleError, CheckpointError, ParityError
 from act_edge.export.checkpoint import load_checkpoint
