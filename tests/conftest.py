@@ -11,6 +11,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+try:  # CI runs the fuzz tests on a fixed example sequence (a red CI must be reproducible); locally each
+    # run explores new examples. ACT_EDGE_FUZZ=explore forces exploring in CI too.
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI") and os.environ.get("ACT_EDGE_FUZZ") != "explore":
+        _hypothesis_settings.load_profile("ci")
+except ImportError:  # hypothesis is a dev dependency; the fuzz tests import it themselves
+    pass
+
 
 def run_cli(*args: str, cwd: Path | None = None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     """Run `python -m act_edge ARGS` in a subprocess (the same code path as the console script)."""

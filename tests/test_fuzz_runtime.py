@@ -120,7 +120,7 @@ def observations(draw):
             obs[field] = obs[field].astype(draw(st.sampled_from(DTYPES)))
         elif what == "camera" and isinstance(obs.get("images"), dict):
             if draw(st.booleans()):
-                obs["images"].pop(draw(st.sampled_from(["top", "wrist"])))
+                obs["images"].pop(draw(st.sampled_from(["top", "wrist"])), None)  # may be gone already
             else:
                 obs["images"][draw(st.sampled_from(["side", "TOP", ""]))] = _array(rng, "uint8", lead + (6, 8, 3))
         elif what == "stack" and isinstance(obs.get("images"), dict) and len(obs["images"]) == 2 \
