@@ -302,6 +302,7 @@ class Policy:
                     raise err
                 if w.finished:  # type: ignore[union-attr]
                     self._fold(tick)
+                t = prof.mark(INFER, t)
             self._validator.stage(obs, self._inputs, 1)
             t = prof.mark(STAGE, t)
             w.submit(tick, self._episode)  # type: ignore[union-attr]

@@ -198,8 +198,10 @@ def _loop(cfg: BenchConfig, policy: Any, pool: list, progress: Progress):
     if cfg.duration <= 0:
         return None, None
     policy.reset()
-    policy_adapter.reset_profile(policy)
     inference = getattr(policy, "inference", "sync")
+    if inference == "async":  # the episode's first step waits for its first chunk: taken before the
+        policy.step(pool[-1])  # paced loop starts, as a robot would before it enables its motors
+    policy_adapter.reset_profile(policy)
     trace = control_loop.run_loop(policy.step, pool, cfg.hz, cfg.duration,
                                   on_tick=lambda k, n: progress(f"loop {inference}", k, n))
     summary = control_loop.summarize(trace)
