@@ -96,7 +96,10 @@ class TemporalEnsemble:
         self.coeff = coeff
         self.dtype = np.dtype(np.float32 if span <= _F32_SPAN else np.float64)
         w = ensemble_weights(coeff, chunk_size)
-        w = w / w.sum()  # scaled so a full window sums to ~1: sums stay in the range of the actions
+        z = np.cumsum(w)  # z[n-1] = Z(n)
+        # Synchronous path: warm-up rescale for n live predictions, Z(chunk) / Z(n); index n (0 unused).
+        self._rescale = [float(z[-1] / z[n - 1]) if n else 1.0 for n in range(chunk_size + 1)]
+        w = w / z[-1]  # scaled so a full window sums to 1: sums stay in the range of the actions
         # Row weights as a full (chunk, A) array (no broadcasting per call).
         self._w = np.ascontiguousarray(np.broadcast_to(w[:, None], (chunk_size, action_dim)), dtype=self.dtype)
         # Per row: (weight, 1): one add keeps both the weight sum and the count of predictions per tick.
@@ -113,9 +116,13 @@ class TemporalEnsemble:
         self._parity = 0
         self._lag = 0  # 1 after pop(): the buffers' row 0 is the tick just popped (shift pending)
         self._n = 0
+        self._warm = False  # synchronous path: n == chunk
+        self._sync = True  # only update() since reset(): weight sums implied by n, not stored
         self._has_action = False
         self.starved = 0  # ticks since reset() that no arrived prediction covered
         self.last_starved = False
+        # float64 accumulation (large |k|), synchronous path: the action is cast into this float32 row.
+        self._out32 = self._out if self.dtype != np.float32 else None
 
     @property
     def n_live(self) -> int:
@@ -128,9 +135,26 @@ class TemporalEnsemble:
         self._parity = 0
         self._lag = 0
         self._n = 0
+        self._warm = False
+        self._sync = True
         self._has_action = False
         self.starved = 0
         self.last_starved = False
+
+    def _leave_sync(self) -> None:
+        """First add()/pop() since reset(): store the weight sums the update() path only implied.
+        After n updates the live predictions are n, made 0..n-1 ticks before the tick just returned."""
+        self._sync = False
+        n = self._n
+        if not n:
+            return
+        C = self.chunk_size
+        wc = self._views[self._parity][3]
+        wc.fill(0.0)
+        for a in range(n):
+            wc[:C - a] += self._wc_row[a:]
+        self._lag = 1
+        self._has_action = True
 
     def _shift(self) -> None:
         """Drop row 0 (the tick popped) into the other buffer; its last row starts empty."""
@@ -149,6 +173,8 @@ class TemporalEnsemble:
         check_finite(chunk)
         if age < 0:
             raise ValueError(f"age must be >= 0 ticks, got {age}")
+        if self._sync:
+            self._leave_sync()
         C = self.chunk_size
         if age >= C:
             return  # it covers no tick from now on
@@ -176,6 +202,8 @@ class TemporalEnsemble:
 
     def pop(self) -> np.ndarray:
         """The current tick's (A,) float32 action; then move to the next tick."""
+        if self._sync:
+            self._leave_sync()
         if self._lag:
             self._shift()
         v = self._views[self._parity]
@@ -196,9 +224,34 @@ class TemporalEnsemble:
         return out
 
     def update(self, chunk: np.ndarray) -> np.ndarray:
-        """Fold in the (chunk, A) prediction made at this tick; return this tick's (A,) action."""
-        self.add(chunk, 0)
-        return self.pop()
+        """Fold in the (chunk, A) prediction made at this tick; return this tick's (A,) action.
+
+        Same result as add(chunk, 0) then pop(). While only update() is used since reset(), the
+        weight sums follow from the number of live predictions n (Z(n), closed form), so this path
+        keeps no weight sums: two ufunc calls, as before async existed.
+        """
+        if not self._sync:
+            self.add(chunk, 0)
+            return self.pop()
+        check_finite(chunk)
+        p = self._parity ^ 1
+        self._parity = p
+        v = self._views[p]
+        target, out = v[0], v[6]
+        _mul(chunk, self._w, target)  # positional `out`: keyword parsing costs ~0.3 us a call
+        _add(v[1], self._views[p ^ 1][2], v[1])
+        if not self._warm:
+            n = self._n + 1
+            self._n = n
+            if n < self.chunk_size:
+                _mul(out, self._rescale[n], out)
+            else:
+                self._warm = True
+        out32 = self._out32
+        if out32 is None:
+            return out
+        np.copyto(out32, out, "same_kind")  # a weighted mean of float32 values fits float32
+        return out32
 
 
 class ChunkQueue:

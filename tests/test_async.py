@@ -68,14 +68,41 @@ def test_add_pop_matches_brute_force_on_random_schedules(k: float) -> None:
         assert ens.starved == want_starved
 
 
-def test_update_is_add_zero_then_pop() -> None:
+@pytest.mark.parametrize("k", [0.01, -0.1, 3.0])  # 3.0: float64 sums
+def test_update_is_add_zero_then_pop(k: float) -> None:
     rng = np.random.default_rng(3)
-    a, b = TemporalEnsemble(12, 5, 0.01), TemporalEnsemble(12, 5, 0.01)
+    a, b = TemporalEnsemble(12, 5, k), TemporalEnsemble(12, 5, k)
     for _ in range(40):
         c = rng.normal(0, 2, (12, 5)).astype(np.float32)
         b.add(c, 0)
-        np.testing.assert_array_equal(a.update(c), b.pop())
+        np.testing.assert_allclose(a.update(c), b.pop(), atol=1e-6, rtol=1e-6)
         assert a.n_live == b.n_live
+
+
+@pytest.mark.parametrize("k", [0.01, 0.0, -0.3, 3.0])
+@pytest.mark.parametrize("n_updates", [0, 1, 3, 7, 8, 20])
+def test_updates_then_late_chunks_match_brute_force(k: float, n_updates: int) -> None:
+    """update() keeps no weight sums; the first add()/pop() after it must recover them exactly."""
+    rng = np.random.default_rng(n_updates)
+    C, A, T = 8, 3, n_updates + 25
+    ens = TemporalEnsemble(C, A, k)
+    arrivals: dict[int, list] = {}
+    for t in range(T):
+        if t < n_updates:
+            arrivals[t] = [(t, rng.normal(0, 3, (C, A)).astype(np.float32))]
+        elif rng.random() < 0.5 or t == 0:
+            age = min(t, int(rng.integers(0, C + 2)))
+            arrivals[t] = [(t - age, rng.normal(0, 3, (C, A)).astype(np.float32))]
+    want, starved = brute_force(arrivals, T, k)
+    for t in range(T):
+        if t < n_updates:
+            got = ens.update(arrivals[t][0][1])
+        else:
+            for t0, c in arrivals.get(t, []):
+                ens.add(c, t - t0)
+            got = ens.pop()
+        np.testing.assert_allclose(got, want[t], atol=1e-6 * max(1.0, np.abs(want[t]).max()), rtol=1e-6)
+    assert ens.starved == starved
 
 
 def test_add_refuses_bad_chunk_or_age_before_any_change() -> None:
@@ -213,7 +240,7 @@ def test_async_first_step_equals_sync_first_step() -> None:
     p, be = make_policy(0.01, gated=False)
     bundle = Bundle(Path("gated.actedge"), {"io": io_description(SPEC)}, SPEC)
     sync = Policy(bundle, GatedBackend(bundle, gated=False), 0.01, 1)
-    np.testing.assert_array_equal(p.step(obs[0]), sync.step(obs[0]))
+    np.testing.assert_allclose(p.step(obs[0]), sync.step(obs[0]), atol=1e-6, rtol=1e-6)
     p.close()
 
 
