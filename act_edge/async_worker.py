@@ -3,9 +3,10 @@
 The control thread stages an observation into the backend's input buffers (only while the worker
 is idle, so the buffers are free), then `submit(tick, episode)`. The worker runs upload, execute,
 download, checks the chunk is finite and copies it into its own preallocated `result`, then marks
-it finished. The control thread reads `finished` / `running` / `error` (plain attributes; the GIL
-orders them) and takes the result before the next submit. Wake-ups use two raw locks, so neither
-thread allocates per job.
+it finished. A job is in flight exactly while the `_done` lock is held: the worker sets `finished`
+or `error` and then releases it, one transition, so whoever sees `running` false also sees the
+outcome. The control thread takes the result before the next submit. Wake-ups use two raw locks,
+so neither thread allocates per job.
 
 The thread holds the worker, never the Policy: `weakref.finalize` on the Policy stops and joins it
 when the Policy is closed, garbage-collected or the interpreter exits.
@@ -30,7 +31,6 @@ class InferenceWorker:
         self.result = np.zeros(chunk_shape, dtype=np.float32)  # the last finished chunk
         self.job_tick = -1  # tick whose observation the current/last job predicts from
         self.job_episode = -1
-        self.running = False  # a job was handed off and has not finished
         self.finished = False  # `result` holds a finished job nobody has taken yet
         self.error: BaseException | None = None  # a failed job's exception, until taken
         self._go = _thread.allocate_lock()  # held while no job is pending; released to hand one off
@@ -42,12 +42,18 @@ class InferenceWorker:
 
     def submit(self, tick: int, episode: int) -> None:
         """Hand off the staged observation (control thread; the worker must be idle)."""
-        if self.running or self.finished or not self._done.acquire(False):
-            raise RuntimeError("inference worker: submit while a job is in flight or not taken")
+        if self.finished or self.error is not None:
+            raise RuntimeError("inference worker: submit before the last job's outcome was taken")
+        if not self._done.acquire(False):
+            raise RuntimeError("inference worker: submit while a job is in flight")
         self.job_tick = tick
         self.job_episode = episode
-        self.running = True
         self._go.release()
+
+    @property
+    def running(self) -> bool:
+        """A job was handed off and its outcome is not set yet."""
+        return self._done.locked()
 
     def wait(self) -> None:
         """Block until no job is in flight."""
@@ -80,7 +86,6 @@ class InferenceWorker:
                 self.error = exc
             else:
                 self.finished = True
-            self.running = False
             self._done.release()
 
     @property

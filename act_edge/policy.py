@@ -312,7 +312,7 @@ class Policy:
             if err is not None:
                 raise err
             self._fold(tick)
-        elif not w.running and self._due(tick):  # type: ignore[union-attr]
+        elif not (w.running or w.finished or w.error is not None) and self._due(tick):  # type: ignore[union-attr]
             self._validator.stage(obs, self._inputs, 1)
             w.submit(tick, self._episode)  # type: ignore[union-attr]
             t = prof.mark(STAGE, t)
