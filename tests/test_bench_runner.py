@@ -135,3 +135,30 @@ def test_inference_both_runs_both_loops_in_one_table(tiny_bundle, monkeypatch):
     text = render(result)
     assert "inference" in text and "verdict      sync   DOES NOT HOLD 50 Hz" in text
     assert "verdict      async " in text
+
+
+def test_plot_has_the_chunk_age_of_each_loop(tmp_path):
+    pytest.importorskip("matplotlib")
+    from act_edge.bench.plot import write_png
+
+    tl = {"tick": [0, 1, 2], "scheduled_ms": [0, 20, 40], "start_late_us": [5, 6, 7],
+          "duration_us": [100, 90, 80], "overran": [False] * 3}
+    loop = {"timeline": tl, "period_ms": 20.0, "verdict": "HOLDS 50 Hz", "holds": True}
+    loops = {"sync": dict(loop, timeline=dict(tl, chunk_age=[0, 0, 0])),
+             "async": dict(loop, timeline=dict(tl, chunk_age=[0, 1, 2]))}
+    result = {"control_loop": loops["sync"], "control_loops": loops, "latency": {"method": "m"},
+              "policy": {"backend": "b", "device": "cpu", "precision": "fp32"},
+              "bundle": {"path": "x.actedge"}, "device": {"cpu": {"model": "cpu"}}}
+    import matplotlib.pyplot as plt
+
+    seen = []
+    orig = plt.Axes.step
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(plt.Axes, "step", lambda self, x, y, *a, **k: (seen.append((list(y), k.get("label"))),
+                                                                  orig(self, x, y, *a, **k))[1])
+    try:
+        write_png(tmp_path / "p.png", result, {"stage_samples": {"total": np.array([1.0, 2.0])}})
+    finally:
+        monkey.undo()
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    assert seen == [([0, 0, 0], "chunk age (sync)"), ([0, 1, 2], "chunk age (async)")]
