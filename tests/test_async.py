@@ -233,7 +233,7 @@ def test_async_ensemble_follows_the_arrival_schedule(k: float) -> None:
     assert rep["starved_ticks"] == starved and rep["ticks"] == T
     assert rep["chunk_age"]["max"] >= 1 and rep["inferences"] >= 2
     table = p.latency_report(table=True)
-    assert f"chunks (async): age p50 " in table and f"max {rep['chunk_age']['max']} ticks" in table
+    assert "chunks (async): age p50 " in table and f"max {rep['chunk_age']['max']} ticks" in table
     assert f"{starved} starved ticks" in table
     be.release()
     p.close()
