@@ -8,10 +8,12 @@ from __future__ import annotations
 import math
 import os
 import threading
+import weakref
 from typing import Any, Mapping
 
 import numpy as np
 
+from .async_worker import InferenceWorker, stop_worker
 from .backends.base import Backend
 from .backends.select import open_backend
 from .bundle import Bundle, load_bundle
@@ -19,9 +21,10 @@ from .ensemble import _F64_SPAN, ChunkQueue, TemporalEnsemble, check_finite
 from .errors import ActionError, ArgumentError, BundleError, ConcurrentUseError, PolicyClosedError
 from .observation import ObservationValidator
 from .post_steps import PostSteps
-from .profiler import STAGES, StageProfiler, format_report
+from .profiler import STAGES, ChunkStats, StageProfiler, format_report
 from .spec import ActSpec
 
+INFERENCE_MODES = ("sync", "async")
 _FROM_MANIFEST: Any = type("FromManifest", (), {"__repr__": lambda self: "<from manifest>"})()
 VALIDATE, STAGE, H2D, INFER, D2H, ENSEMBLE, TOTAL = range(len(STAGES))
 
@@ -62,11 +65,21 @@ class Policy:
     One thread at a time: a second thread entering `step`/`predict_chunk`/`reset`/`close` while
     another is inside one of them gets ConcurrentUseError (nothing touched) instead of a result
     computed from the other thread's buffers. After `close()` those calls raise PolicyClosedError.
+
+    inference="async" (docs/async.md): a worker thread inside the Policy runs the model; `step()`
+    hands it the observation when it is idle and a chunk is due, folds in the chunks that finished,
+    and never waits for inference except for the first chunk after `reset()`. The one-caller-thread
+    rule above is unchanged: the worker is not a caller.
     """
 
     def __init__(self, bundle: Bundle, backend: Backend, temporal_ensemble_coeff: float | None,
                  n_action_steps: int, profile: bool = True, profile_capacity: int = 4096,
-                 skipped_backends: list[str] | None = None) -> None:
+                 skipped_backends: list[str] | None = None, inference: str = "sync",
+                 refill_margin: int | None = None) -> None:
+        if inference not in INFERENCE_MODES:
+            raise ArgumentError(f"inference must be 'sync' or 'async', got {inference!r}")
+        if refill_margin is not None and (not _is_int(refill_margin) or refill_margin < 0):
+            raise ArgumentError(f"refill_margin must be an integer >= 0 (ticks) or None, got {refill_margin!r}")
         spec = bundle.spec
         self.bundle = bundle
         self.backend = backend
@@ -85,13 +98,29 @@ class Policy:
         # Held by the thread inside step/predict_chunk/reset/close; never waited for (acquire(False)).
         self._busy = threading.Lock()
         self._closed = False
+        self.inference = inference
+        self._chunks = ChunkStats(profile_capacity)
+        self._tick = 0  # ticks since reset() (sync mode: the queue's row for chunk ages)
+        self._episode = 0
+        self._newest_t0 = -1  # tick of the newest chunk folded in this episode (-1: none)
+        self._refill_margin = None if refill_margin is None else int(refill_margin)
+        self._latency_ticks = 0  # async: the largest submit -> fold delay seen (ticks)
+        self._worker: InferenceWorker | None = None
+        self._finalizer: Any = None
+        if inference == "async":
+            self._abuf = np.zeros(self._chunk_shape, dtype=np.float32)  # queue mode: the chunk executed
+            self._arows = [self._abuf[i] for i in range(spec.chunk_size)]
+            self._last = np.zeros(spec.action_dim, dtype=np.float32)  # queue mode: repeated when starved
+            self._worker = InferenceWorker(backend, self._chunk_shape)
+            self._finalizer = weakref.finalize(self, stop_worker, self._worker)
 
     # ---------------------------------------------------------------------------------------------
     @classmethod
     def load(cls, bundle_dir: str | os.PathLike, backend: str = "auto", device: str | None = None,
              temporal_ensemble_coeff: float | None = _FROM_MANIFEST, n_action_steps: int = _FROM_MANIFEST,
              precision: str | None = None, max_batch: int | None = None, profile: bool = True,
-             warmup: int = 3, **backend_options: Any) -> "Policy":
+             warmup: int = 3, inference: str = "sync", refill_margin: int | None = None,
+             **backend_options: Any) -> "Policy":
         """Load a bundle and open a backend.
 
         backend: "auto" (TensorRT engine built for this machine, else onnxruntime CUDA, else
@@ -105,9 +134,18 @@ class Policy:
         max_batch: largest batch `predict_chunk(batched=True)` accepts (default 1; buffers are
             allocated for it once); an int in 1..the bundle's `max_batch`.
         warmup: model runs at load (not profiled), so the first control step is not the slow one.
+        inference: "sync" (step() runs the model) or "async" (a worker thread runs it; docs/async.md).
+            In async mode the onnxruntime backend gets intra_op_threads = cores - 1 (at least 1) unless
+            given, so the control thread keeps a core.
+        refill_margin: async chunk queue only: request the next chunk when this many actions (or
+            fewer) are left; None: the largest inference latency seen, in ticks, + 1.
         backend_options: passed to the backend (e.g. intra_op_threads for onnxruntime, checkpoint
             for torch, engine for tensorrt).
         """
+        if inference not in INFERENCE_MODES:
+            raise ArgumentError(f"inference must be 'sync' or 'async', got {inference!r}")
+        if inference == "async" and backend in ("auto", "onnxruntime") and "intra_op_threads" not in backend_options:
+            backend_options["intra_op_threads"] = _control_core_left()
         bundle = load_bundle(bundle_dir)
         spec = bundle.spec
         runtime = bundle.manifest.get("runtime", {}) or {}
@@ -150,12 +188,12 @@ class Policy:
         be, skipped = open_backend(bundle, backend, device=device, precision=precision,
                                    max_batch=max_batch, options=backend_options)
         try:
-            policy = cls(bundle, be, None if coeff is None else float(coeff), steps, profile=profile,
-                         skipped_backends=skipped)
             for _ in range(int(warmup)):
                 be.upload(1)
                 be.execute(1)
                 be.download(1)
+            policy = cls(bundle, be, None if coeff is None else float(coeff), steps, profile=profile,
+                         skipped_backends=skipped, inference=inference, refill_margin=refill_margin)
         except BaseException:
             be.close()
             raise
@@ -173,10 +211,11 @@ class Policy:
     def describe(self) -> str:
         how = (f"temporal ensemble k={self.temporal_ensemble_coeff}" if self._ensemble is not None
                else f"chunk queue, {self.n_action_steps} of {self.spec.chunk_size} actions per chunk")
-        return f"{self.bundle.path.name}: {self.backend.describe()}, {how}"
+        return f"{self.bundle.path.name}: {self.backend.describe()}, {how}, {self.inference} inference"
 
     def reset(self) -> None:
-        """Start a new episode: empty the ensemble / queue (profiler statistics are kept)."""
+        """Start a new episode: empty the ensemble / queue (profiler statistics are kept). Async: the
+        chunk in flight, if any, is discarded when it finishes (it never enters the new episode)."""
         if not self._busy.acquire(False):
             raise _concurrent("reset")
         try:
@@ -186,6 +225,11 @@ class Policy:
                 self._ensemble.reset()
             if self._queue is not None:
                 self._queue.reset()
+            self._tick = 0
+            self._episode += 1
+            self._newest_t0 = -1
+            if self._worker is not None and self._worker.finished:
+                self._worker.take()  # finished before the reset: dropped
         finally:
             self._busy.release()
 
@@ -196,7 +240,7 @@ class Policy:
         try:
             if self._closed:
                 raise _closed("step")
-            return self._step(obs)
+            return self._step(obs) if self._worker is None else self._step_async(obs)
         finally:
             self._busy.release()
 
@@ -223,8 +267,12 @@ class Policy:
                 _check_action(action)  # post-steps, and ensemble sums of values near float32's limit
                 t = prof.mark(ENSEMBLE, t)
                 prof.end(t0, t)
+                self._chunks.arrival()
+                self._chunks.tick(0)
                 return action
             queue.push(chunk)
+            self._chunks.arrival()
+        self._chunks.tick(queue.n_action_steps - queue.remaining)  # the row executed = the chunk's age
         action = queue.pop()
         if self.post_steps:  # a popped row is a row of a checked chunk: only post-steps can break it
             self.post_steps.apply(action)
@@ -232,6 +280,88 @@ class Policy:
         t = prof.mark(ENSEMBLE, t)
         prof.end(t0, t)
         return action
+
+    def _step_async(self, obs: Mapping[str, Any]) -> np.ndarray:
+        """validate -> take a finished chunk -> hand off the observation if idle and due -> action."""
+        prof = self._prof
+        t0 = prof.start()
+        self._validator.validate(obs)
+        t = prof.mark(VALIDATE, t0)
+        w = self._worker
+        err = w.take_error()  # type: ignore[union-attr]
+        if err is not None:
+            raise err
+        tick = self._tick
+        if w.finished:  # type: ignore[union-attr]
+            self._fold(tick)
+        if self._newest_t0 < 0:  # first tick of the episode: wait for its chunk (documented)
+            if w.running:  # type: ignore[union-attr]
+                w.wait()  # type: ignore[union-attr]  # a job from before reset(): dropped by _fold
+                err = w.take_error()  # type: ignore[union-attr]
+                if err is not None:
+                    raise err
+                if w.finished:  # type: ignore[union-attr]
+                    self._fold(tick)
+                t = prof.mark(INFER, t)
+            self._validator.stage(obs, self._inputs, 1)
+            t = prof.mark(STAGE, t)
+            w.submit(tick, self._episode)  # type: ignore[union-attr]
+            w.wait()  # type: ignore[union-attr]
+            t = prof.mark(INFER, t)
+            err = w.take_error()  # type: ignore[union-attr]
+            if err is not None:
+                raise err
+            self._fold(tick)
+        elif not (w.running or w.finished or w.error is not None) and self._due(tick):  # type: ignore[union-attr]
+            self._validator.stage(obs, self._inputs, 1)
+            w.submit(tick, self._episode)  # type: ignore[union-attr]
+            t = prof.mark(STAGE, t)
+        action, starved = self._pop_async(tick)
+        self._chunks.tick(tick - self._newest_t0, starved)
+        if self.post_steps and not starved:  # a repeated action already went through post-steps
+            self.post_steps.apply(action)
+            _check_action(action)
+        self._tick = tick + 1
+        t = prof.mark(ENSEMBLE, t)
+        prof.end(t0, t)
+        return action
+
+    def _fold(self, tick: int) -> None:
+        """Take the worker's finished chunk into this tick (dropped if requested before reset())."""
+        w = self._worker
+        chunk = w.take()  # type: ignore[union-attr]
+        if w.job_episode != self._episode:  # type: ignore[union-attr]
+            return
+        t0 = w.job_tick  # type: ignore[union-attr]
+        age = tick - t0
+        if age > self._latency_ticks:
+            self._latency_ticks = age
+        self._chunks.arrival()
+        if self._ensemble is not None:
+            self._ensemble.add(chunk, age)
+        elif age < self.spec.chunk_size:
+            np.copyto(self._abuf, chunk)
+        else:
+            return  # covers no tick from now on
+        if t0 > self._newest_t0:
+            self._newest_t0 = t0
+
+    def _due(self, tick: int) -> bool:
+        """Is a new chunk due at this tick (the worker being idle)?"""
+        if self._ensemble is not None:
+            return True  # one prediction per tick, as many as the worker delivers
+        margin = self._refill_margin if self._refill_margin is not None else self._latency_ticks + 1
+        return self.n_action_steps - (tick - self._newest_t0) <= margin
+
+    def _pop_async(self, tick: int) -> tuple[np.ndarray, bool]:
+        if self._ensemble is not None:
+            action = self._ensemble.pop()
+            return action, self._ensemble.last_starved
+        row = tick - self._newest_t0
+        if row < self.spec.chunk_size:
+            np.copyto(self._last, self._arows[row])
+            return self._last, False
+        return self._last, True
 
     def predict_chunk(self, obs: Mapping[str, Any], batched: bool = False,
                       out: np.ndarray | None = None) -> np.ndarray:
@@ -246,6 +376,8 @@ class Policy:
         try:
             if self._closed:
                 raise _closed("predict_chunk")
+            if self._worker is not None and self._worker.running:
+                self._worker.wait()  # the backend's buffers are the worker's until its job is done
             return self._predict_chunk(obs, batched, out)
         finally:
             self._busy.release()
@@ -277,8 +409,14 @@ class Policy:
         return out
 
     def reset_profile(self) -> None:
-        """Forget the profiler's samples (e.g. between a warm-up phase and a measured one)."""
+        """Forget the profiler's samples and chunk statistics (e.g. between a warm-up phase and a
+        measured one)."""
         self._prof.reset()
+        self._chunks.reset()
+
+    def chunk_ages(self) -> np.ndarray:
+        """Per tick in the window, oldest first: the age (ticks) of the newest chunk used."""
+        return self._chunks.ages()
 
     def profile_samples(self) -> dict[str, np.ndarray]:
         """Per-stage durations (us) of the steps in the profiler's window, oldest first; a stage
@@ -296,16 +434,21 @@ class Policy:
         rep = self._prof.report()
         rep["backend"] = self.backend.describe()
         rep["mode"] = self.mode
+        rep["inference"] = self.inference
+        rep["chunks"] = self._chunks.report()
         return format_report(rep) if table else rep
 
     def close(self) -> None:
-        """Release the backend; idempotent. Later step/predict_chunk/reset raise PolicyClosedError."""
+        """Stop the async worker (joined) and release the backend; idempotent. Later
+        step/predict_chunk/reset raise PolicyClosedError."""
         if not self._busy.acquire(False):
             raise _concurrent("close")
         try:
             if self._closed:
                 return
             self._closed = True
+            if self._finalizer is not None:
+                self._finalizer()  # stops and joins the worker (after its job in flight) before the backend goes
             self.backend.close()
         finally:
             self._busy.release()
@@ -333,6 +476,15 @@ def _check_action(action: np.ndarray) -> None:
         i = int(np.flatnonzero(~np.isfinite(action))[0])
         raise ActionError(f"action: non-finite value {action[i]} at index {i} after the ensemble/queue and "
                           "post-steps (check the manifest's runtime.post_steps); nothing was passed on")
+
+
+def _control_core_left() -> int:
+    """onnxruntime intra-op threads in async mode: every core but one (the control thread's)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
 
 
 def _check_out(out: Any, shape: tuple[int, ...]) -> None:

@@ -106,4 +106,68 @@ def format_report(report: dict[str, Any]) -> str:
         j = report["jitter"]
         lines.append(f"jitter (total): std {j['std']:.1f}, p99 |dev from median| {j['p99_abs_dev']:.1f}, "
                      f"max {j['max_abs_dev']:.1f}")
+    c = report.get("chunks")
+    if c and c["ticks"]:
+        a, rate = c["chunk_age"], c["inferences_per_s"]
+        lines.append(f"chunks ({report.get('inference', 'sync')}): age p50 {a['p50']:.0f} p99 {a['p99']:.0f} "
+                     f"max {a['max']} ticks, {c['inferences']} inferences"
+                     + (f" ({rate:.1f}/s)" if rate is not None else "") + f", {c['starved_ticks']} starved ticks")
     return "\n".join(lines)
+
+
+class ChunkStats:
+    """Per tick: the age (ticks) of the newest chunk used; plus model runs (arrivals) and starved ticks.
+
+    A ring of `capacity` int64 ages and three counters; `tick(age)` and `arrival()` allocate nothing.
+    Inference rate = arrivals / seconds from the first to the last arrival recorded since `reset()`.
+    """
+
+    __slots__ = ("capacity", "_ages", "_i", "ticks", "arrivals", "starved", "_first_ns", "_last_ns", "_now")
+
+    def __init__(self, capacity: int = 4096) -> None:
+        if capacity < 1:
+            raise ValueError(f"chunk stats capacity must be >= 1, got {capacity}")
+        self.capacity = capacity
+        self._ages = np.zeros(capacity, dtype=np.int64)
+        self._now = time.perf_counter_ns
+        self.reset()
+
+    def reset(self) -> None:
+        self._i = 0
+        self.ticks = 0
+        self.arrivals = 0
+        self.starved = 0
+        self._first_ns = 0
+        self._last_ns = 0
+
+    def tick(self, age: int, starved: bool = False) -> None:
+        i = self._i
+        self._ages[i] = age
+        self._i = i + 1 if i + 1 < self.capacity else 0
+        self.ticks += 1
+        if starved:
+            self.starved += 1
+
+    def arrival(self) -> None:
+        now = self._now()
+        if not self.arrivals:
+            self._first_ns = now
+        self._last_ns = now
+        self.arrivals += 1
+
+    def ages(self) -> np.ndarray:
+        """Recorded ages, oldest first."""
+        if self.ticks <= self.capacity:
+            return self._ages[:self.ticks].copy()
+        return np.concatenate([self._ages[self._i:], self._ages[:self._i]])
+
+    def report(self) -> dict[str, Any]:
+        """{"ticks", "chunk_age": {p50, p99, max} (ticks, None before any tick), "inferences",
+        "inferences_per_s" (None below 2 arrivals), "starved_ticks"}."""
+        ages = self.ages()
+        span = (self._last_ns - self._first_ns) / 1e9
+        age = ({"p50": float(np.percentile(ages, 50)), "p99": float(np.percentile(ages, 99)),
+                "max": int(ages.max())} if ages.size else {"p50": None, "p99": None, "max": None})
+        return {"ticks": self.ticks, "chunk_age": age, "inferences": self.arrivals,
+                "inferences_per_s": (self.arrivals - 1) / span if self.arrivals > 1 and span > 0 else None,
+                "starved_ticks": self.starved}

@@ -77,6 +77,7 @@ ROWS = [
     (["bench", "{bundle}", "--iters", "0"], "--iters"),
     (["bench", "{bundle}", "--iters", "1e3"], "--iters"),
     (["bench", "{bundle}", "--warmup", "-1"], "--warmup"),
+    (["bench", "{bundle}", "--inference", "threads"], "--inference"),
     (["bench", "{bundle}", "--batch", "0"], "--batch"),
     (["bench", "{bundle}", "--batch", "5"], "--batch 5"),
     (["bench", "{bundle}", "--seed", "-3"], "--seed"),

@@ -30,7 +30,7 @@ def write_png(path: str | Path, result: dict[str, Any], extras: dict[str, Any]) 
     fig = plt.figure(figsize=(13, 8), layout="constrained")
     grid = fig.add_gridspec(2, 2)
     _stages(fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), result, extras.get("stage_samples"))
-    _timeline(fig.add_subplot(grid[1, :]), result.get("control_loop"))
+    _timeline(fig.add_subplot(grid[1, :]), result.get("control_loop"), result.get("control_loops"))
     pol = result["policy"]
     fig.suptitle(f"act-edge bench: {Path(result['bundle']['path']).name} ({pol['backend']}, {pol['device']}, "
                  f"{pol['precision']}) on {result['device']['cpu']['model']}", fontsize=10)
@@ -61,7 +61,8 @@ def _stages(ax_hist, ax_cdf, result: dict[str, Any], samples: dict[str, np.ndarr
     ax_cdf.legend(fontsize=8, loc="lower right")
 
 
-def _timeline(ax, loop: dict[str, Any] | None) -> None:
+def _timeline(ax, loop: dict[str, Any] | None, loops: dict[str, Any] | None = None) -> None:
+    ax_age = None
     if not loop:
         ax.text(0.5, 0.5, "control loop not run (--duration 0)", ha="center", transform=ax.transAxes)
         return
@@ -81,3 +82,13 @@ def _timeline(ax, loop: dict[str, Any] | None) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title(loop["verdict"], fontsize=10, color="green" if loop["holds"] else "red")
+    for mode, other in (loops or {}).items():
+        ages = other.get("timeline", {}).get("chunk_age")
+        if ages:  # the chunk age each tick used, per inference mode, on a second axis
+            if ax_age is None:
+                ax_age = ax.twinx()
+                ax_age.set_ylabel("chunk age (ticks)")
+            ts = np.asarray(other["timeline"]["scheduled_ms"]) / 1e3
+            ax_age.step(ts, ages, where="post", linewidth=0.8, alpha=0.7, label=f"chunk age ({mode})")
+    if ax_age is not None:
+        ax_age.legend(fontsize=8, loc="upper left")

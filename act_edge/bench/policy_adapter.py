@@ -16,11 +16,11 @@ FIGURES = ("p50", "p90", "p99", "max", "mean", "std")
 
 
 def load(bundle_dir: str, backend: str = "auto", precision: str | None = None, max_batch: int = 1,
-         warmup: int = 3, device: str | None = None) -> Any:
+         warmup: int = 3, device: str | None = None, inference: str = "sync") -> Any:
     from ..policy import Policy
 
     return Policy.load(bundle_dir, backend=backend, device=device, precision=precision, max_batch=max_batch,
-                       warmup=warmup, profile=True)
+                       warmup=warmup, profile=True, inference=inference)
 
 
 def describe(policy: Any) -> dict[str, Any]:
@@ -28,6 +28,7 @@ def describe(policy: Any) -> dict[str, Any]:
     engine = getattr(be, "engine_path", None)  # TensorRT backend: the plan it loaded
     return {"backend": be.name, "device": be.device, "precision": be.precision,
             "engine": str(engine) if engine else None, "mode": policy.mode,
+            "inference": getattr(policy, "inference", "sync"),
             "skipped_backends": list(policy.skipped_backends)}
 
 
@@ -45,6 +46,18 @@ def normalize_report(rep: dict[str, Any]) -> dict[str, Any]:
     stages = rep.get("stages", {})
     return {name: {**{f"{k}_us": float(stages[name][k]) for k in FIGURES}, "count": int(stages[name]["count"])}
             for name in STAGES if name in stages}
+
+
+def chunk_report(policy: Any) -> dict[str, Any]:
+    """{"ticks", "chunk_age": {p50, p99, max}, "inferences", "inferences_per_s", "starved_ticks"}."""
+    empty = {"ticks": 0, "chunk_age": {"p50": None, "p99": None, "max": None}, "inferences": 0,
+             "inferences_per_s": None, "starved_ticks": 0}
+    return policy.latency_report().get("chunks") or empty  # a policy without chunk statistics: none
+
+
+def chunk_ages(policy: Any) -> np.ndarray:
+    ages = getattr(policy, "chunk_ages", None)
+    return ages() if ages is not None else np.zeros(0, dtype=np.int64)
 
 
 def stage_samples(policy: Any) -> dict[str, np.ndarray]:

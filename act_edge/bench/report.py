@@ -75,17 +75,47 @@ def render(r: dict[str, Any]) -> str:
         lines.append(f"compare      PyTorch eager {c['torch_median_ms']:.1f} ms vs bundle {c['bundle_median_ms']:.1f} ms "
                      f"(medians, {c['iters']} interleaved calls): {c['speedup']:.2f}x; max |action diff| "
                      f"{c['max_abs_action_diff']:.2e} robot units ({c['max_abs_action_diff_normalized']:.2e} normalized)")
+    loops = r.get("control_loops") or {}
     loop = r.get("control_loop")
-    if loop:
+    if len(loops) > 1:
+        lines += loop_table(loops)
+    elif loop:
         lines.append(f"control loop {loop['hz']:g} Hz for {loop['duration_s']:.1f} s: achieved {loop['achieved_hz']:.1f} Hz, "
                      f"p99 |jitter| {loop['jitter_p99_abs_us']:.0f} us, step p99 {loop['step_p99_ms']:.2f} ms, "
                      f"{loop['missed_deadlines']}/{loop['ticks_scheduled']} deadlines missed "
                      f"({loop['overruns']} overruns, {loop['skipped_ticks']} skipped ticks)")
+        if loop.get("chunk_age_max") is not None:
+            lines.append(f"chunks       {loop.get('inference', 'sync')} inference: " + _chunk_text(loop))
         lines += ["", f"verdict      {loop['verdict']}"]
     bad = r.get("incomplete")
     if bad:
         lines += ["", f"incomplete   the {bad['phase']} phase failed ({bad['error']}); later phases did not run"]
     return "\n".join(lines)
+
+
+def _chunk_text(loop: dict[str, Any]) -> str:
+    rate = loop.get("inferences_per_s")
+    return (f"chunk age p50 {loop['chunk_age_p50']:.0f} / p99 {loop['chunk_age_p99']:.0f} / max {loop['chunk_age_max']} "
+            f"ticks, {'%.1f' % rate if rate is not None else '-'} inferences/s, {loop['starved_ticks']} starved ticks")
+
+
+def loop_table(loops: dict[str, dict[str, Any]]) -> list[str]:
+    """One table, a row per inference mode (`--inference both`), then each mode's verdict."""
+    first = next(iter(loops.values()))
+    out = ["", f"control loop {first['hz']:g} Hz, {first['ticks_scheduled']} ticks per mode (step and age columns: "
+               "p50 / p99 / max)",
+           f"  {'inference':<10}{'missed':>8}{'achieved Hz':>13}{'step ms':>24}{'chunk age (ticks)':>20}"
+           f"{'infer/s':>9}{'starved':>9}"]
+    for mode, lp in loops.items():
+        step = f"{lp['step_p50_ms']:.2f} / {lp['step_p99_ms']:.2f} / {lp['step_max_ms']:.1f}"
+        age = (f"{lp['chunk_age_p50']:.0f} / {lp['chunk_age_p99']:.0f} / {lp['chunk_age_max']}"
+               if lp.get("chunk_age_max") is not None else "-")
+        rate = lp.get("inferences_per_s")
+        out.append(f"  {mode:<10}{lp['missed_deadlines']:>8}{lp['achieved_hz']:>13.1f}{step:>24}{age:>20}"
+                   f"{'%.1f' % rate if rate is not None else '-':>9}{lp.get('starved_ticks', 0):>9}")
+    out.append("")
+    out += [f"verdict      {mode:<6} {lp['verdict']}" for mode, lp in loops.items()]
+    return out
 
 
 def check_schema(result: dict[str, Any]) -> list[str]:

@@ -6,7 +6,8 @@ Phases, in order, on one policy object:
   3. latency: `iters` back-to-back `step()` calls (batch 1, the control-loop path); per-stage
      figures from the policy's profiler; power sampled meanwhile
   4. throughput: `iters` `predict_chunk()` calls at `batch`
-  5. control loop: `step()` at `hz` for `duration` seconds, paced by deadlines
+  5. control loop: `step()` at `hz` for `duration` seconds, paced by deadlines; with
+     inference="both", the sync policy's loop, then a second (async) policy's loop in the same run
   6. compare (optional): the source checkpoint in PyTorch eager on the same device, interleaved
      call by call with the bundle's `predict_chunk()` on the same observations
 
@@ -51,6 +52,7 @@ class BenchConfig:
     compare: str | None = None
     seed: int = 0
     pool: int = 16  # distinct synthetic observations, cycled
+    inference: str = "sync"  # "sync", "async" or "both" (phases 1-4 on the sync policy, both loops)
 
 
 class BenchIncomplete(ActEdgeError):
@@ -77,7 +79,8 @@ def run(cfg: BenchConfig, progress: Progress = lambda phase, done, total: None) 
         "bundle": bundle_facts(bundle),
     }
     extras: dict[str, Any] = {}
-    policy, result["startup"] = _startup(cfg, pool)
+    modes = ("sync", "async") if cfg.inference == "both" else (cfg.inference,)
+    policy, result["startup"] = _startup(cfg, pool, modes[0])
     phase = "describe"
     try:
         result["policy"] = policy_adapter.describe(policy)
@@ -93,6 +96,15 @@ def run(cfg: BenchConfig, progress: Progress = lambda phase, done, total: None) 
         result["startup"]["peak_rss_mib"] = _peak_rss_mib()  # before torch (--compare) inflates it
         phase = "control loop"
         result["control_loop"], extras["trace"] = _loop(cfg, policy, pool, progress)
+        result["control_loops"] = {modes[0]: result["control_loop"]}
+        for mode in modes[1:]:
+            phase = f"control loop ({mode})"
+            policy_adapter.close(policy)
+            policy = policy_adapter.load(cfg.bundle, cfg.backend, cfg.precision, max_batch=cfg.batch,
+                                         device=cfg.device, warmup=min(cfg.warmup, 3), inference=mode)
+            for i in range(cfg.warmup):
+                policy.step(pool[i % len(pool)])
+            result["control_loops"][mode], extras[f"trace_{mode}"] = _loop(cfg, policy, pool, progress)
         phase = "compare"
         result["compare"] = (_compare(cfg, bundle, reference, policy, pool, result["policy"], progress)
                              if reference is not None else None)
@@ -100,7 +112,7 @@ def run(cfg: BenchConfig, progress: Progress = lambda phase, done, total: None) 
         result["device"]["load_average_end"] = _loadavg()
         why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         result["incomplete"] = {"phase": phase, "error": why}
-        for key in ("policy", "latency", "power", "throughput", "control_loop", "compare"):
+        for key in ("policy", "latency", "power", "throughput", "control_loop", "control_loops", "compare"):
             result.setdefault(key, None)
         raise BenchIncomplete(f"the {phase} phase failed ({why}); the phases before it were measured",
                               result, extras) from exc
@@ -131,11 +143,11 @@ def _artifact_used(bundle, pol: dict[str, Any]) -> dict[str, Any] | None:
 
 
 # --- phases --------------------------------------------------------------------------------------
-def _startup(cfg: BenchConfig, pool: list) -> tuple[Any, dict[str, Any]]:
+def _startup(cfg: BenchConfig, pool: list, inference: str = "sync") -> tuple[Any, dict[str, Any]]:
     rss0, gpu0 = _rss_mib(), _gpu_used_mib()
     t0 = time.perf_counter()
     policy = policy_adapter.load(cfg.bundle, cfg.backend, cfg.precision, max_batch=cfg.batch, device=cfg.device,
-                                 warmup=min(cfg.warmup, 3))
+                                 warmup=min(cfg.warmup, 3), inference=inference)
     t1 = time.perf_counter()
     policy.step(pool[0])
     t2 = time.perf_counter()
@@ -186,10 +198,22 @@ def _loop(cfg: BenchConfig, policy: Any, pool: list, progress: Progress):
     if cfg.duration <= 0:
         return None, None
     policy.reset()
+    inference = getattr(policy, "inference", "sync")
+    if inference == "async":  # the episode's first step waits for its first chunk: taken before the
+        policy.step(pool[-1])  # paced loop starts, as a robot would before it enables its motors
+    policy_adapter.reset_profile(policy)
     trace = control_loop.run_loop(policy.step, pool, cfg.hz, cfg.duration,
-                                  on_tick=lambda k, n: progress("control loop", k, n))
+                                  on_tick=lambda k, n: progress(f"loop {inference}", k, n))
     summary = control_loop.summarize(trace)
+    chunks = policy_adapter.chunk_report(policy)
+    summary.update(inference=inference, chunk_age_p50=chunks["chunk_age"]["p50"],
+                   chunk_age_p99=chunks["chunk_age"]["p99"], chunk_age_max=chunks["chunk_age"]["max"],
+                   inferences=chunks["inferences"], inferences_per_s=chunks["inferences_per_s"],
+                   starved_ticks=chunks["starved_ticks"])
     summary["timeline"] = control_loop.timeline(trace)
+    ages = policy_adapter.chunk_ages(policy)
+    if len(ages) == len(trace.tick):  # one age per step run (the window holds the whole loop)
+        summary["timeline"]["chunk_age"] = [int(a) for a in ages]
     return summary, trace
 
 

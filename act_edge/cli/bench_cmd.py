@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"control rate of the simulated loop, in (0, {MAX_HZ}] (default 50)")
     p.add_argument("--duration", type=t.real(0, MAX_DURATION_S), default=10.0,
                    help=f"seconds of simulated control loop, 0..{MAX_DURATION_S} (default 10; 0 skips it)")
+    p.add_argument("--inference", default="sync", choices=("sync", "async", "both"),
+                   help="step() runs the model (sync), a worker thread runs it (async, docs/async.md), or both "
+                        "control loops in one run, one table (default sync)")
     p.add_argument("--compare", type=t.existing_path, default=None, metavar="CKPT",
                    help="also run this source checkpoint in PyTorch eager on the same inputs (needs torch)")
     p.add_argument("--seed", type=t.integer(0, t.SEED_MAX), default=0,
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = runner.BenchConfig(bundle=str(args.bundle), backend=args.backend, precision=args.precision,
                              device=args.device, iters=args.iters, warmup=args.warmup, batch=args.batch, hz=args.hz,
                              duration=args.duration, compare=str(args.compare) if args.compare else None,
-                             seed=args.seed)
+                             seed=args.seed, inference=args.inference)
     bar = ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
     try:
         result, extras = runner.run(cfg, bar.update)
