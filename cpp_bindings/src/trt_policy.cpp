@@ -6,6 +6,7 @@
 #include <NvInfer.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -25,6 +26,25 @@ namespace {
 [[noreturn]] void refuse_chunk(const float* chunk, const std::int64_t* shape) {
     throw ActionError(refused_chunk_message(chunk, static_cast<std::size_t>(shape[0]), static_cast<std::size_t>(shape[1])));
 }
+
+// Held by step(), reset(), predict_chunk() and close() for the call: a second thread entering one of
+// them meanwhile gets ConcurrentUseError at once, nothing touched (the Python Policy's rule, issue 10).
+class CallGuard {
+public:
+    explicit CallGuard(std::atomic<bool>& busy) : busy_(busy) {
+        if (busy_.exchange(true, std::memory_order_acquire)) {
+            throw ConcurrentUseError(
+                "TrtPolicy used from two threads at once: step(), reset(), predict_chunk() and close() must be called "
+                "from one control thread (nothing was changed)");
+        }
+    }
+    ~CallGuard() { busy_.store(false, std::memory_order_release); }
+    CallGuard(const CallGuard&) = delete;
+    CallGuard& operator=(const CallGuard&) = delete;
+
+private:
+    std::atomic<bool>& busy_;
+};
 
 void cuda_check(cudaError_t e, const char* what) {
     if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
@@ -206,6 +226,7 @@ struct TrtPolicy::Impl {
         }
     };
     EngineModel engine_model;
+    std::atomic<bool> busy{false};  // CallGuard
     std::unique_ptr<AsyncStepper> async;
 
     explicit Impl(TrtPolicyOptions o) : opt(std::move(o)), profiler(opt.profiler_capacity) {
@@ -478,6 +499,7 @@ TrtPolicy::TrtPolicy(TrtPolicy&&) noexcept = default;
 TrtPolicy& TrtPolicy::operator=(TrtPolicy&&) noexcept = default;
 
 void TrtPolicy::reset() {
+    CallGuard guard(impl_->busy);
     if (impl_->async) {
         impl_->async->reset();  // the request in flight (if any) is discarded when it arrives
         return;
@@ -488,6 +510,7 @@ void TrtPolicy::reset() {
 
 void TrtPolicy::step(const Observation& obs, float* action) {
     Impl& m = *impl_;
+    CallGuard guard(m.busy);
     m.profiler.begin_step();  // a step that throws is never ended: the next begin_step() drops it
     const auto t0 = Profiler::Clock::now();
     if (m.async) {
@@ -542,6 +565,7 @@ std::size_t TrtPolicy::predict_chunk(const Observation& obs, float* out, bool ba
     // Profiled as a step without the ensemble stage, as the Python Policy does. Async: the staging
     // buffers and the stream are the worker's while it runs, so wait for it to finish first (its
     // chunk is kept in the runner and folded in by the next step()).
+    CallGuard guard(impl_->busy);
     if (impl_->async) impl_->async->runner().wait();
     impl_->profiler.begin_step();
     const auto t0 = Profiler::Clock::now();
@@ -568,7 +592,9 @@ Profiler& TrtPolicy::profiler() noexcept { return impl_->profiler; }
 const AsyncStepper* TrtPolicy::async() const noexcept { return impl_->async.get(); }
 
 void TrtPolicy::close() {
-    if (impl_ && impl_->async) impl_->async->close();
+    if (!impl_) return;
+    CallGuard guard(impl_->busy);
+    if (impl_->async) impl_->async->close();
 }
 
 std::string TrtPolicy::describe() const {

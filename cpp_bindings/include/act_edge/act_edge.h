@@ -106,7 +106,8 @@ act_edge_status act_edge_policy_reset(act_edge_policy* p);
  * ACT_EDGE_ERR_ACTION: the model's chunk had nan/inf (act_edge_last_error names the value and index).
  * Async: never waits on the model except at the first step after create/reset; a failure of the worker
  * (ACT_EDGE_ERR_RUNTIME / ACT_EDGE_ERR_ACTION) is returned by the next step. One control thread calls
- * step/reset; a second thread inside at the same time gets ACT_EDGE_ERR_CONCURRENT (nothing changed).
+ * step/reset/predict_chunk (sync and async); a second thread inside at the same time gets
+ * ACT_EDGE_ERR_CONCURRENT (nothing changed).
  * act_edge_policy_destroy joins the worker. */
 act_edge_status act_edge_policy_step(act_edge_policy* p, const act_edge_tensor* obs, size_t n_tensors,
                                      float* action, size_t action_len);

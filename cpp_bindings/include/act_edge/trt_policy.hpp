@@ -74,8 +74,12 @@ public:
     TrtPolicy(const TrtPolicy&) = delete;
     TrtPolicy& operator=(const TrtPolicy&) = delete;
 
+    // Threads: one control thread calls step(), reset(), predict_chunk() and close(). A second thread
+    // entering one of them while another thread is inside one gets ConcurrentUseError at once and
+    // nothing is touched (sync and async; the Python Policy's rule).
+    //
     // Start a new episode: clears the ensemble / chunk queue. Async: a chunk in flight is discarded
-    // when it arrives (ConcurrentUseError if another thread is inside step()).
+    // when it arrives.
     void reset();
     // One control step from a single observation: writes action_dim floats to `action`, after the
     // manifest's post-steps. Throws ObservationError (nothing staged, ensemble untouched),
