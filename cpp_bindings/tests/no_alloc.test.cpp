@@ -103,8 +103,9 @@ TEST_CASE("async step does not allocate (control thread and worker)", "[alloc][a
             if (s % 3 == 0) (void)e.add(chunk.data(), static_cast<std::size_t>(s % 120));
             e.pop(out.data());
             if (s == 400) stepper.reset();  // maybe with a request in flight
+            if (s % 10 == 5) stepper.runner().wait();  // let the worker finish (and be counted) on a loaded machine
         }
         CHECK(g_allocations.load() == before);
-        CHECK(stepper.stats().inferences > 10);
+        CHECK(stepper.stats().inferences >= 40);  // the worker's side really ran (queue: one chunk per ~20 ticks)
     }
 }

@@ -62,8 +62,7 @@ public:
         for (std::size_t i = 0; i < exp_.size(); ++i) {
             exp_[i] = std::exp(-coeff * (static_cast<double>(i) - static_cast<double>(C - 1)));
         }
-        rebase_d_ = std::exp(coeff * static_cast<double>(C));
-        rebase_ = static_cast<float>(rebase_d_);
+        rebase_ = static_cast<float>(std::exp(coeff * static_cast<double>(C)));
         acc_.assign(C * dim_, 0.0f);
         spare_.assign(C * dim_, 0.0f);
         wsum_.assign(C, 0.0);
@@ -144,7 +143,8 @@ public:
         ++t_;
         if (++since_base_ == C) {  // move the base to now: g_new(t0) = g_old(t0) * exp(k*C)
             detail::scale(acc_.data(), rebase_, C * A);
-            for (double& w : wsum_) w *= rebase_d_;
+            const double r = rebase_;  // the factor the float ring got, so sums and weights stay paired
+            for (double& w : wsum_) w *= r;
             since_base_ = 0;
         }
         return covered;
@@ -171,7 +171,6 @@ private:
     std::size_t chunk_, dim_;
     double coeff_;
     std::vector<double> exp_;  // exp(-k*x), x in [-(C-1), C-1]
-    double rebase_d_ = 1.0;    // exp(k*C)
     float rebase_ = 1.0f;      // exp(k*C)
     std::vector<float> acc_;   // (C, A) ring: sum g * row for the next C ticks
     std::vector<float> spare_;  // (C, A): the next ring, written by add() before it is accepted
