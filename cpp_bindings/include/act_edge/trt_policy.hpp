@@ -11,6 +11,9 @@
 //            manifest's runtime.post_steps (gripper snapping) are applied to the action step() emits.
 // Everything (buffers, stream, events, ensemble ring) is allocated in the constructor; tensor
 // addresses are bound once.
+// Inference::Async: H2D -> infer -> D2H run on one worker thread (AsyncStepper, async_runner.hpp);
+// step() validates, stages into the pinned buffers when the worker is idle and a chunk is due, folds
+// in finished chunks and returns without waiting (the first step after reset() waits).
 #pragma once
 
 #include <cstddef>
