@@ -29,5 +29,5 @@ for lib in "$LIBASAN" "$LIBSTDCXX"; do
 done
 ACT_EDGE_CPP_SANITIZE=1 LD_PRELOAD="$LIBASAN $LIBSTDCXX" ASAN_OPTIONS="detect_leaks=0:detect_stack_use_after_return=1" \
     PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" \
-    "$PY" -m pytest tests/test_cpp_bindings.py -q -p no:cacheprovider --capture=sys \
+    "$PY" -m pytest tests/test_cpp_bindings.py tests/test_cpp_async.py -q -p no:cacheprovider --capture=sys \
     --deselect tests/test_cpp_bindings.py::test_ctest

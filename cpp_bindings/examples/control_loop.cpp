@@ -1,8 +1,10 @@
 // A 50 Hz control loop around TrtPolicy: absolute std::chrono deadlines (no drift), one
 // policy.step() per tick, missed deadlines counted and reported with the profiler's figures.
 //
-//   control_loop <bundle.actedge> [seconds=10] [hz=50]
+//   control_loop <bundle.actedge> [seconds=10] [hz=50] [sync|async]
 //
+// async: the engine runs on TrtPolicy's worker thread and step() never waits for it (docs/async.md);
+// the report adds the chunk ages (ticks) and starved ticks.
 // The observation here is synthetic (a grey frame per camera, a slowly moving state); a robot
 // would fill the same buffers from its cameras and joint encoders before each step. The buffers
 // and the Observation are built once; only their contents change per tick.
@@ -19,7 +21,12 @@
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s <bundle.actedge> [seconds=10] [hz=50]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s <bundle.actedge> [seconds=10] [hz=50] [sync|async]\n", argv[0]);
+        return 2;
+    }
+    const std::string inference = argc > 4 ? argv[4] : "sync";
+    if (inference != "sync" && inference != "async") {
+        std::fprintf(stderr, "control_loop: inference must be sync or async, got '%s'\n", inference.c_str());
         return 2;
     }
     const double seconds = argc > 2 ? std::atof(argv[2]) : 10.0;
@@ -30,6 +37,7 @@ int main(int argc, char** argv) {
     try {
         act_edge::TrtPolicyOptions opt;
         opt.bundle_dir = argv[1];
+        if (inference == "async") opt.inference = act_edge::TrtPolicyOptions::Inference::Async;
         act_edge::TrtPolicy policy(opt);
         std::printf("loaded %s: %s\n", argv[1], policy.describe().c_str());
 
@@ -85,6 +93,13 @@ int main(int argc, char** argv) {
         std::printf("%ld steps at %.0f Hz: %ld missed deadlines (%.2f%%), worst %.3f ms late\n", ticks, hz, missed,
                     ticks ? 100.0 * missed / ticks : 0.0, worst_late_ms);
         std::printf("profile: %s\n", policy.profiler().report().to_json().c_str());
+        if (const act_edge::AsyncStepper* a = policy.async()) {
+            const act_edge::AsyncStats& st = a->stats();
+            std::printf("async: chunk age p50 %.0f p99 %.0f max %llu ticks, %llu inferences (%.1f/s), %llu starved ticks\n",
+                        a->age_percentile(50), a->age_percentile(99), static_cast<unsigned long long>(st.max_age),
+                        static_cast<unsigned long long>(st.inferences), seconds > 0 ? st.inferences / seconds : 0.0,
+                        static_cast<unsigned long long>(st.starved));
+        }
         return missed ? 1 : 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "control_loop: %s\n", e.what());

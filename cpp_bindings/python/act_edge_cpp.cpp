@@ -166,6 +166,19 @@ PYBIND11_MODULE(act_edge_cpp, m) {
                 }
                 return out;
             }, py::arg("chunks"), py::arg("reset_at") = std::vector<std::int64_t>{})
+        .def("add", [](TemporalEnsemble& e, const F32& chunk, std::int64_t age) {
+                // Fold in a (C, A) chunk predicted `age` ticks before the current tick (age >= C adds nothing).
+                check_2d(chunk, e.chunk_size(), e.action_dim(), "chunk");
+                if (age < 0) throw py::value_error("age must be >= 0, got " + std::to_string(age));
+                if (!e.add(chunk.data(), static_cast<std::size_t>(age))) refused(chunk.data(), e.chunk_size(), e.action_dim());
+            }, py::arg("chunk"), py::arg("age"))
+        .def("pop", [](TemporalEnsemble& e) {
+                // This tick's (A,) action; a starved tick repeats the last one (see `starved`).
+                py::array_t<float> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(e.action_dim())});
+                e.pop(out.mutable_data());
+                return out;
+            })
+        .def_property_readonly("starved", &TemporalEnsemble::starved)
         .def_property_readonly("steps", &TemporalEnsemble::steps)
         .def_property_readonly("chunk_size", &TemporalEnsemble::chunk_size)
         .def_property_readonly("action_dim", &TemporalEnsemble::action_dim)
@@ -176,13 +189,20 @@ PYBIND11_MODULE(act_edge_cpp, m) {
         .def("reset", &ChunkQueue::reset)
         .def_property_readonly("empty", &ChunkQueue::empty)
         .def("__len__", &ChunkQueue::size)
-        .def("push", [](ChunkQueue& q, const F32& chunk) {
+        .def("push", [](ChunkQueue& q, const F32& chunk, std::int64_t age) {
                 if (chunk.ndim() != 2 || static_cast<std::size_t>(chunk.shape(1)) != q.action_dim())
                     throw py::value_error("chunk: expected shape (rows, action_dim)");
                 const auto rows = static_cast<std::size_t>(chunk.shape(0));
                 if (rows < q.n_action_steps()) throw py::value_error("chunk: fewer rows than n_action_steps");
-                if (!q.push(chunk.data(), rows)) refused(chunk.data(), rows, q.action_dim());
-            }, py::arg("chunk"))
+                if (age < 0) throw py::value_error("age must be >= 0, got " + std::to_string(age));
+                if (!q.push(chunk.data(), rows, static_cast<std::size_t>(age))) refused(chunk.data(), rows, q.action_dim());
+            }, py::arg("chunk"), py::arg("age") = 0)
+        .def_property_readonly("starved", &ChunkQueue::starved)
+        .def("pop_or_repeat", [](ChunkQueue& q) {
+                py::array_t<float> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(q.action_dim())});
+                q.pop_or_repeat(out.mutable_data());
+                return out;
+            })
         .def("pop", [](ChunkQueue& q) {
                 py::array_t<float> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(q.action_dim())});
                 if (!q.pop(out.mutable_data())) throw py::index_error("pop from an empty ChunkQueue");

@@ -45,6 +45,8 @@ act_edge_status from_exception() noexcept {
         return fail(ACT_EDGE_ERR_UNAVAILABLE, e.what());
     } catch (const act_edge::ActionError& e) {
         return fail(ACT_EDGE_ERR_ACTION, e.what());
+    } catch (const act_edge::ConcurrentUseError& e) {
+        return fail(ACT_EDGE_ERR_CONCURRENT, e.what());
     } catch (const std::invalid_argument& e) {
         return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, e.what());
     } catch (const std::bad_alloc&) {
@@ -144,6 +146,22 @@ act_edge_status act_edge_ensemble_update(act_edge_ensemble* e, const float* chun
     return ACT_EDGE_OK;  // hot path: last_error left as is
 }
 
+act_edge_status act_edge_ensemble_add(act_edge_ensemble* e, const float* chunk, size_t chunk_len, size_t age) {
+    if (!e || !chunk) return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_ensemble_add: NULL argument");
+    const std::size_t C = e->impl.chunk_size(), A = e->impl.action_dim();
+    if (chunk_len != C * A) return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_ensemble_add: chunk_len must be chunk_size*action_dim");
+    if (!e->impl.add(chunk, age)) return refused_chunk(chunk, C, A);
+    return ok();
+}
+
+act_edge_status act_edge_ensemble_pop(act_edge_ensemble* e, float* action, size_t action_len, int* starved) {
+    if (!e || !action) return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_ensemble_pop: NULL argument");
+    if (action_len != e->impl.action_dim()) return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_ensemble_pop: action_len must be action_dim");
+    const bool covered = e->impl.pop(action);
+    if (starved) *starved = covered ? 0 : 1;
+    return ok();
+}
+
 act_edge_chunk_queue* act_edge_chunk_queue_create(size_t n_action_steps, size_t action_dim) {
     return create<act_edge_chunk_queue>(
         [&] { return new act_edge_chunk_queue{act_edge::ChunkQueue(n_action_steps, action_dim)}; });
@@ -179,6 +197,8 @@ void act_edge_options_init(act_edge_options* o) {
     o->use_cuda_graph = 1;
     o->max_batch = 0;
     o->verify_sha256 = 1;
+    o->inference = ACT_EDGE_INFERENCE_SYNC;
+    o->refill_margin = -1;
 }
 
 act_edge_policy* act_edge_policy_create(const char* bundle_dir, const act_edge_options* opts) {
@@ -203,6 +223,12 @@ act_edge_policy* act_edge_policy_create(const char* bundle_dir, const act_edge_o
         to.use_cuda_graph = o.use_cuda_graph != 0;
         to.max_batch = o.max_batch;
         to.verify_sha256 = o.verify_sha256 != 0;
+        if (o.inference != ACT_EDGE_INFERENCE_SYNC && o.inference != ACT_EDGE_INFERENCE_ASYNC)
+            throw std::invalid_argument("act_edge_options.inference must be ACT_EDGE_INFERENCE_SYNC (0) or ACT_EDGE_INFERENCE_ASYNC (1), got " +
+                                        std::to_string(static_cast<int>(o.inference)));
+        to.inference = o.inference == ACT_EDGE_INFERENCE_ASYNC ? act_edge::TrtPolicyOptions::Inference::Async
+                                                               : act_edge::TrtPolicyOptions::Inference::Sync;
+        to.refill_margin = o.refill_margin;
         return new act_edge_policy{act_edge::TrtPolicy(std::move(to))};
     });
 #else
@@ -217,8 +243,12 @@ void act_edge_policy_destroy(act_edge_policy* p) { delete p; }
 act_edge_status act_edge_policy_reset(act_edge_policy* p) {
     if (!p) return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_policy_reset: NULL handle");
 #ifdef ACT_EDGE_WITH_TENSORRT
-    p->impl.reset();
-    return ok();
+    try {
+        p->impl.reset();  // async: ConcurrentUseError if another thread is inside step()
+        return ok();
+    } catch (...) {
+        return from_exception();
+    }
 #else
     return fail(ACT_EDGE_ERR_UNAVAILABLE, "built without TensorRT");
 #endif

@@ -6,6 +6,7 @@
 #include <NvInfer.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "act_edge/action_check.hpp"
+#include "act_edge/async_runner.hpp"
 #include "act_edge/temporal_ensemble.hpp"
 
 namespace act_edge {
@@ -24,6 +26,25 @@ namespace {
 [[noreturn]] void refuse_chunk(const float* chunk, const std::int64_t* shape) {
     throw ActionError(refused_chunk_message(chunk, static_cast<std::size_t>(shape[0]), static_cast<std::size_t>(shape[1])));
 }
+
+// Held by step(), reset(), predict_chunk() and close() for the call: a second thread entering one of
+// them meanwhile gets ConcurrentUseError at once, nothing touched (the Python Policy's rule, issue 10).
+class CallGuard {
+public:
+    explicit CallGuard(std::atomic<bool>& busy) : busy_(busy) {
+        if (busy_.exchange(true, std::memory_order_acquire)) {
+            throw ConcurrentUseError(
+                "TrtPolicy used from two threads at once: step(), reset(), predict_chunk() and close() must be called "
+                "from one control thread (nothing was changed)");
+        }
+    }
+    ~CallGuard() { busy_.store(false, std::memory_order_release); }
+    CallGuard(const CallGuard&) = delete;
+    CallGuard& operator=(const CallGuard&) = delete;
+
+private:
+    std::atomic<bool>& busy_;
+};
 
 void cuda_check(cudaError_t e, const char* what) {
     if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
@@ -193,6 +214,21 @@ struct TrtPolicy::Impl {
     std::vector<float> chunk_buf;  // (chunk, A), for the queue / ensemble
     Profiler profiler;
 
+    // Async inference: the worker thread runs EngineModel::infer (H2D, engine, D2H) on the inputs the
+    // control thread staged into the pinned host buffers while the worker was idle. Declared last:
+    // destroyed first, so the worker is joined before any CUDA / TensorRT object goes.
+    struct EngineModel : ChunkModel {
+        Impl* m = nullptr;
+        void infer(float* out) override {
+            cuda_check(cudaSetDevice(m->opt.device), "cudaSetDevice");  // the worker thread's device
+            m->launch(1, false);
+            std::memcpy(out, m->output->host.get(), m->chunk * m->adim * sizeof(float));
+        }
+    };
+    EngineModel engine_model;
+    std::atomic<bool> busy{false};  // CallGuard
+    std::unique_ptr<AsyncStepper> async;
+
     explicit Impl(TrtPolicyOptions o) : opt(std::move(o)), profiler(opt.profiler_capacity) {
         manifest = read_manifest(opt.bundle_dir);
         schema = ObservationSchema::from_io_inputs(manifest.inputs);
@@ -230,6 +266,19 @@ struct TrtPolicy::Impl {
         set_batch(1);
         setup_mode();
         if (opt.use_cuda_graph) capture_graph();
+        if (opt.inference == TrtPolicyOptions::Inference::Async) {
+            AsyncOptions ao;
+            if (ensemble) {
+                ao.mode = AsyncOptions::Mode::Ensemble;
+                ao.ensemble_coeff = ensemble->coeff();
+            } else {
+                ao.mode = AsyncOptions::Mode::ChunkQueue;
+                ao.n_action_steps = queue->n_action_steps();
+            }
+            ao.refill_margin = opt.refill_margin;
+            engine_model.m = this;
+            async = std::make_unique<AsyncStepper>(engine_model, chunk, adim, ao);  // starts the worker
+        }
     }
 
     void allocate_and_bind(const std::string& engine_path) {
@@ -409,7 +458,14 @@ struct TrtPolicy::Impl {
         profiler.record(Stage::Validate, t0, t1);
         stage(obs, batch);
         profiler.record(Stage::StageInputs, t1, Profiler::Clock::now());
+        launch(batch, true);
+        return batch;
+    }
 
+    // host_to_device -> infer -> device_to_host for the staged inputs, then wait for the stream;
+    // `record`: the three GPU stages go into the profiler (never from the async worker thread: the
+    // profiler belongs to the control thread).
+    void launch(std::size_t batch, bool record) {
         cudaStream_t s = stream.get();
         cuda_check(cudaEventRecord(ev_start.get(), s), "cudaEventRecord");
         for (auto& b : bindings)
@@ -426,6 +482,7 @@ struct TrtPolicy::Impl {
         cuda_check(cudaEventRecord(ev_d2h.get(), s), "cudaEventRecord");
         cuda_check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
         if (batch != 1 && graph_exec) set_batch(1);  // the graph was captured for batch 1
+        if (!record) return;
         float ms = 0;
         cudaEventElapsedTime(&ms, ev_start.get(), ev_h2d.get());
         profiler.record(Stage::HostToDevice, ms * 1e3);
@@ -433,7 +490,6 @@ struct TrtPolicy::Impl {
         profiler.record(Stage::Infer, ms * 1e3);
         cudaEventElapsedTime(&ms, ev_infer.get(), ev_d2h.get());
         profiler.record(Stage::DeviceToHost, ms * 1e3);
-        return batch;
     }
 };
 
@@ -442,15 +498,36 @@ TrtPolicy::~TrtPolicy() = default;
 TrtPolicy::TrtPolicy(TrtPolicy&&) noexcept = default;
 TrtPolicy& TrtPolicy::operator=(TrtPolicy&&) noexcept = default;
 
-void TrtPolicy::reset() noexcept {
+void TrtPolicy::reset() {
+    CallGuard guard(impl_->busy);
+    if (impl_->async) {
+        impl_->async->reset();  // the request in flight (if any) is discarded when it arrives
+        return;
+    }
     if (impl_->ensemble) impl_->ensemble->reset();
     if (impl_->queue) impl_->queue->reset();
 }
 
 void TrtPolicy::step(const Observation& obs, float* action) {
     Impl& m = *impl_;
+    CallGuard guard(m.busy);
     m.profiler.begin_step();  // a step that throws is never ended: the next begin_step() drops it
     const auto t0 = Profiler::Clock::now();
+    if (m.async) {
+        // Validated on this thread before anything changes; staged into the pinned host buffers only
+        // while the worker is idle and a chunk is due; the worker's failure is rethrown here.
+        validate_observation(m.schema, obs, false);
+        m.batch_of(obs, false);  // every array has data
+        const auto t1 = Profiler::Clock::now();
+        m.profiler.record(Stage::Validate, t0, t1);
+        m.async->step([&] { m.stage(obs, 1); }, action);
+        m.manifest.runtime.post_steps.apply(action, 1);
+        const auto t2 = Profiler::Clock::now();
+        m.profiler.record(Stage::Ensemble, t1, t2);  // hand-off, folding in, pop (and staging when due)
+        m.profiler.record(Stage::Total, t0, t2);
+        m.profiler.end_step();
+        return;
+    }
     const std::int64_t chunk_shape[2] = {static_cast<std::int64_t>(m.chunk), static_cast<std::int64_t>(m.adim)};
     const PostSteps& post = m.manifest.runtime.post_steps;
     if (m.ensemble) {
@@ -485,7 +562,11 @@ void TrtPolicy::step(const Observation& obs, float* action) {
 }
 
 std::size_t TrtPolicy::predict_chunk(const Observation& obs, float* out, bool batched) {
-    // Profiled as a step without the ensemble stage, as the Python Policy does.
+    // Profiled as a step without the ensemble stage, as the Python Policy does. Async: the staging
+    // buffers and the stream are the worker's while it runs, so wait for it to finish first (its
+    // chunk is kept in the runner and folded in by the next step()).
+    CallGuard guard(impl_->busy);
+    if (impl_->async) impl_->async->runner().wait();
     impl_->profiler.begin_step();
     const auto t0 = Profiler::Clock::now();
     const std::size_t batch = impl_->run(obs, batched);
@@ -508,12 +589,20 @@ const PostSteps& TrtPolicy::post_steps() const noexcept { return impl_->manifest
 const ObservationSchema& TrtPolicy::schema() const noexcept { return impl_->schema; }
 Profiler& TrtPolicy::profiler() noexcept { return impl_->profiler; }
 
+const AsyncStepper* TrtPolicy::async() const noexcept { return impl_->async.get(); }
+
+void TrtPolicy::close() {
+    if (!impl_) return;
+    CallGuard guard(impl_->busy);
+    if (impl_->async) impl_->async->close();
+}
+
 std::string TrtPolicy::describe() const {
     const Impl& m = *impl_;
     std::string cc;
     for (char c : m.machine.compute_capability) if (c != '.') cc += c;
     return "TensorRT " + m.machine.trt_version + " on " + m.machine.gpu_name + " (sm_" + cc + "), " +
-           m.engine_entry->key.precision + (m.graph_exec ? ", CUDA graph" : ", enqueueV3");
+           m.engine_entry->key.precision + (m.graph_exec ? ", CUDA graph" : ", enqueueV3") + (m.async ? ", async" : "");
 }
 
 }  // namespace act_edge

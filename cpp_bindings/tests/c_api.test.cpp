@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -151,4 +152,36 @@ TEST_CASE("C API ensemble and queue refuse non-finite chunks with Python's Actio
     CHECK(out[0] == 0.5f);
     CHECK(out[1] == -1.5f);
     act_edge_chunk_queue_destroy(q);
+}
+
+TEST_CASE("C API ensemble add/pop agree with the C++ class; options default to sync", "[c_api][async]") {
+    act_edge_ensemble* e = act_edge_ensemble_create(6, 2, 0.01);
+    REQUIRE(e != nullptr);
+    act_edge::TemporalEnsemble ref(6, 2, 0.01);
+    std::mt19937 rng(21);
+    std::normal_distribution<float> nd;
+    std::vector<float> chunk(12), a(2), b(2);
+    for (int s = 0; s < 40; ++s) {
+        if (s % 3 != 1) {  // gaps every third tick
+            for (auto& x : chunk) x = nd(rng);
+            const std::size_t age = static_cast<std::size_t>(s % 8);
+            REQUIRE(act_edge_ensemble_add(e, chunk.data(), 12, age) == ACT_EDGE_OK);
+            REQUIRE(ref.add(chunk.data(), age));
+        }
+        int starved = -1;
+        REQUIRE(act_edge_ensemble_pop(e, a.data(), 2, &starved) == ACT_EDGE_OK);
+        CHECK(starved == (ref.pop(b.data()) ? 0 : 1));
+        CHECK(a == b);
+    }
+    chunk[0] = INFINITY;
+    CHECK(act_edge_ensemble_add(e, chunk.data(), 12, 3) == ACT_EDGE_ERR_ACTION);
+    CHECK(std::string(act_edge_last_error()).rfind("model output: non-finite action inf at (0, 0)", 0) == 0);
+    CHECK(act_edge_ensemble_add(e, chunk.data(), 11, 0) == ACT_EDGE_ERR_INVALID_ARGUMENT);
+    CHECK(act_edge_ensemble_pop(e, a.data(), 3, nullptr) == ACT_EDGE_ERR_INVALID_ARGUMENT);
+    act_edge_ensemble_destroy(e);
+
+    act_edge_options o;
+    act_edge_options_init(&o);
+    CHECK(o.inference == ACT_EDGE_INFERENCE_SYNC);
+    CHECK(o.refill_margin == -1);
 }

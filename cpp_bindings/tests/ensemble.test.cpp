@@ -1,6 +1,8 @@
 #include "catch_compat.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <utility>
 #include <limits>
 #include <random>
 #include <vector>
@@ -219,4 +221,161 @@ TEST_CASE("chunk queue refuses a non-finite chunk whole and stays empty", "[queu
     bad[0] = std::nanf("");
     REQUIRE(q.update(bad.data(), 5, out));
     CHECK(out[0] == chunk[2]);
+}
+
+// --- async: add(chunk, age) / pop() against a brute-force reference over random arrival schedules ---
+namespace {
+
+// Brute force from the definition (docs/async.md): action(t) = sum_i w_i chunk_i[t - t0_i] / sum_i w_i
+// over every arrived chunk with t0_i <= t < t0_i + C, w_i = exp(k (t - t0_i)); a tick no chunk
+// covers repeats the last action (zeros after reset).
+struct ScheduleReference {
+    std::size_t C, A;
+    double k;
+    std::vector<std::pair<std::int64_t, std::vector<float>>> arrived;  // (t0, chunk)
+    std::vector<double> last;
+    std::int64_t t = 0;
+    void reset() {
+        arrived.clear();
+        last.assign(A, 0.0);
+        t = 0;
+    }
+    bool pop(std::vector<double>& out) {
+        std::vector<double> num(A, 0.0);
+        double den = 0.0;
+        for (const auto& [t0, chunk] : arrived) {
+            if (t0 > t || t >= t0 + static_cast<std::int64_t>(C)) continue;
+            const double w = std::exp(k * static_cast<double>(t - t0));
+            den += w;
+            for (std::size_t a = 0; a < A; ++a) num[a] += w * chunk[static_cast<std::size_t>(t - t0) * A + a];
+        }
+        ++t;
+        if (den == 0.0) {
+            out = last;
+            return false;
+        }
+        for (std::size_t a = 0; a < A; ++a) last[a] = num[a] / den;
+        out = last;
+        return true;
+    }
+};
+
+// One random schedule: gaps (ticks with no arrival), several arrivals in a tick, late chunks
+// (age 1..C-1), chunks arriving at or after their last tick (age >= C), out-of-order ages, resets.
+// Returns the largest |C++ - reference| over the schedule; CHECKs starved ticks and pop()'s flag.
+double run_schedule(std::mt19937& rng, std::size_t C, std::size_t A, double k) {
+    TemporalEnsemble ens(C, A, k);
+    ScheduleReference ref{C, A, k, {}, {}, 0};
+    ref.reset();
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    const int ticks = 1 + static_cast<int>(rng() % std::min<std::size_t>(2 * C + 12, 150));
+    std::vector<float> chunk(C * A), out(A);
+    std::vector<double> want;
+    double worst = 0.0;
+    std::uint64_t starved = 0;
+    for (int s = 0; s < ticks; ++s) {
+        if (u(rng) < 0.02) {
+            ens.reset();
+            ref.reset();
+            starved = 0;
+        }
+        const double r = u(rng);
+        const int n_arrivals = r < 0.3 ? 0 : r < 0.8 ? 1 : 1 + static_cast<int>(rng() % 3);
+        for (int i = 0; i < n_arrivals; ++i) {
+            const double q = u(rng);
+            std::size_t age = q < 0.3 ? 0 : q < 0.85 ? static_cast<std::size_t>(rng() % C) : C + rng() % 4;
+            if (static_cast<std::int64_t>(age) > ref.t) age = static_cast<std::size_t>(ref.t);  // t0 >= 0 (tick of the episode)
+            for (auto& x : chunk) x = nd(rng);
+            REQUIRE(ens.add(chunk.data(), age));
+            ref.arrived.emplace_back(ref.t - static_cast<std::int64_t>(age), chunk);
+        }
+        const bool covered = ens.pop(out.data());
+        const bool want_covered = ref.pop(want);
+        CHECK(covered == want_covered);
+        if (!want_covered) ++starved;
+        for (std::size_t a = 0; a < A; ++a) worst = std::max(worst, std::abs(out[a] - want[a]));
+    }
+    CHECK(ens.starved() == starved);
+    CHECK(ens.steps() == static_cast<std::uint64_t>(ref.t));
+    return worst;
+}
+
+}  // namespace
+
+TEST_CASE("async ensemble: add/pop match a brute-force reference over 1200 random arrival schedules", "[ensemble][async]") {
+    std::mt19937 rng(13);
+    const std::size_t sizes[] = {1, 2, 3, 5, 8, 17, 40, 100};
+    const double coeffs[] = {0.01, 0.0, -0.01, 0.1, -0.05};
+    int n = 0;
+    for (int i = 0; i < 1200; ++i) {
+        const std::size_t C = sizes[rng() % 8];
+        const std::size_t A = C == 100 ? 14 : 1 + rng() % 5;
+        const double k = coeffs[i % 5];
+        CAPTURE(i, C, A, k);
+        CHECK(run_schedule(rng, C, A, k) < 1e-6);
+        ++n;
+    }
+    CHECK(n >= 1000);
+}
+
+TEST_CASE("async ensemble: one chunk per tick at age 0 is the synchronous ensemble", "[ensemble][async]") {
+    // Zero latency: add(chunk, 0) + pop() per tick == update() == the exp(-k*i) reference (oldest i = 0).
+    for (double k : {0.01, 0.0, -0.01}) {
+        TemporalEnsemble a(20, 3, k), b(20, 3, k);
+        Reference ref{20, 3, k, {}};
+        std::mt19937 rng(7);
+        std::normal_distribution<float> nd;
+        std::vector<float> chunk(60), out_a(3), out_b(3);
+        for (int s = 0; s < 300; ++s) {
+            for (auto& x : chunk) x = nd(rng);
+            REQUIRE(a.add(chunk.data(), 0));
+            CHECK(a.pop(out_a.data()));
+            REQUIRE(b.update(chunk.data(), out_b.data()));
+            const auto want = ref.step(chunk);
+            for (std::size_t j = 0; j < 3; ++j) {
+                CHECK(out_a[j] == out_b[j]);
+                CHECK(std::abs(out_a[j] - want[j]) < 1e-6);
+            }
+        }
+        CHECK(a.starved() == 0);
+    }
+}
+
+TEST_CASE("async ensemble: a starved tick repeats the last action; age >= C adds nothing", "[ensemble][async]") {
+    TemporalEnsemble e(3, 2, 0.01);
+    std::vector<float> c = {1, 2, 3, 4, 5, 6}, out(2, -1.0f);
+    CHECK_FALSE(e.pop(out.data()));  // nothing yet: zeros
+    CHECK(out == std::vector<float>{0, 0});
+    REQUIRE(e.add(c.data(), 3));  // predicted 3 ticks ago, chunk 3: every row has passed
+    CHECK_FALSE(e.pop(out.data()));
+    CHECK(e.starved() == 2);
+    REQUIRE(e.add(c.data(), 1));  // rows 1, 2 for this tick and the next
+    CHECK(e.pop(out.data()));
+    CHECK(out == std::vector<float>{3, 4});
+    CHECK(e.pop(out.data()));  // (after the base moved at tick 3: weighted sums rescaled, so not bit-exact)
+    CHECK(out[0] == Approx(5.0f).epsilon(1e-6));
+    CHECK(out[1] == Approx(6.0f).epsilon(1e-6));
+    const std::vector<float> last = out;
+    CHECK_FALSE(e.pop(out.data()));  // past the chunk: the last action again, exactly
+    CHECK(out == last);
+    CHECK(e.starved() == 3);
+}
+
+TEST_CASE("async ensemble: add refuses nan/inf in any row, also rows already passed, and changes nothing", "[ensemble][async]") {
+    TemporalEnsemble e(4, 2, 0.01), twin(4, 2, 0.01);
+    std::vector<float> good = {1, 2, 3, 4, 5, 6, 7, 8}, out(2), out_twin(2);
+    REQUIRE(e.add(good.data(), 0));
+    REQUIRE(twin.add(good.data(), 0));
+    for (std::size_t age : {0u, 1u, 2u, 5u}) {
+        for (std::size_t bad_row : {0u, 3u}) {
+            auto bad = good;
+            bad[bad_row * 2 + 1] = std::numeric_limits<float>::quiet_NaN();
+            CHECK_FALSE(e.add(bad.data(), age));
+        }
+    }
+    for (int s = 0; s < 4; ++s) {
+        CHECK(e.pop(out.data()) == twin.pop(out_twin.data()));
+        CHECK(out == out_twin);
+    }
 }

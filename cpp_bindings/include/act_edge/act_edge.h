@@ -19,7 +19,8 @@ typedef enum act_edge_status {
     ACT_EDGE_ERR_UNAVAILABLE = 4,      /* built without TensorRT, or the engine does not fit this machine */
     ACT_EDGE_ERR_RUNTIME = 5,          /* CUDA / TensorRT failure */
     ACT_EDGE_ERR_INTERNAL = 6,         /* anything else (out of memory, ...) */
-    ACT_EDGE_ERR_ACTION = 7            /* nan/inf in a model's / caller's chunk; ensemble/queue not updated, output not written */
+    ACT_EDGE_ERR_ACTION = 7,           /* nan/inf in a model's / caller's chunk; ensemble/queue not updated, output not written */
+    ACT_EDGE_ERR_CONCURRENT = 8        /* a second thread called into a policy while another was inside it; nothing changed */
 } act_edge_status;
 
 /* Message of the last failure on this thread ("" if none); valid until the next act_edge call on it. */
@@ -38,6 +39,12 @@ act_edge_status act_edge_ensemble_reset(act_edge_ensemble* e);
  * message in act_edge_last_error), the ensemble is unchanged and action is not written. */
 act_edge_status act_edge_ensemble_update(act_edge_ensemble* e, const float* chunk, size_t chunk_len,
                                          float* action, size_t action_len);
+/* Async (docs/async.md): fold in a chunk predicted `age` ticks before the current tick (age >= chunk_size
+ * adds nothing). ACT_EDGE_ERR_ACTION as for update (every row is checked); nothing changed then. */
+act_edge_status act_edge_ensemble_add(act_edge_ensemble* e, const float* chunk, size_t chunk_len, size_t age);
+/* This tick's action, then the next tick. *starved (may be NULL) = 1 if no added chunk covered the
+ * tick: the last action is repeated (zeros if none since reset). */
+act_edge_status act_edge_ensemble_pop(act_edge_ensemble* e, float* action, size_t action_len, int* starved);
 
 /* ---- chunk queue ---- */
 typedef struct act_edge_chunk_queue act_edge_chunk_queue;
@@ -70,6 +77,11 @@ typedef enum act_edge_mode {
     ACT_EDGE_MODE_CHUNK_QUEUE = 2
 } act_edge_mode;
 
+typedef enum act_edge_inference {
+    ACT_EDGE_INFERENCE_SYNC = 0, /* step() runs the model and waits for it (default) */
+    ACT_EDGE_INFERENCE_ASYNC = 1 /* one worker thread runs the model; step() never waits (docs/async.md) */
+} act_edge_inference;
+
 typedef struct act_edge_options {
     int device;            /* CUDA device index (0) */
     const char* precision; /* "fp16", "fp32" or NULL: first engine built for this machine */
@@ -79,6 +91,8 @@ typedef struct act_edge_options {
     int use_cuda_graph;    /* 1 */
     int max_batch;         /* 0 = engine's */
     int verify_sha256;     /* 1 */
+    act_edge_inference inference; /* ACT_EDGE_INFERENCE_SYNC */
+    int refill_margin;     /* async chunk queue: request ahead when <= this many actions are left; -1 = measured latency + 1 */
 } act_edge_options;
 
 void act_edge_options_init(act_edge_options* opts);
@@ -89,7 +103,12 @@ act_edge_policy* act_edge_policy_create(const char* bundle_dir, const act_edge_o
 void act_edge_policy_destroy(act_edge_policy* p);
 act_edge_status act_edge_policy_reset(act_edge_policy* p);
 /* action: this step's action, after the manifest's runtime.post_steps (gripper snapping).
- * ACT_EDGE_ERR_ACTION: the model's chunk had nan/inf (act_edge_last_error names the value and index). */
+ * ACT_EDGE_ERR_ACTION: the model's chunk had nan/inf (act_edge_last_error names the value and index).
+ * Async: never waits on the model except at the first step after create/reset; a failure of the worker
+ * (ACT_EDGE_ERR_RUNTIME / ACT_EDGE_ERR_ACTION) is returned by the next step. One control thread calls
+ * step/reset/predict_chunk (sync and async); a second thread inside at the same time gets
+ * ACT_EDGE_ERR_CONCURRENT (nothing changed).
+ * act_edge_policy_destroy joins the worker. */
 act_edge_status act_edge_policy_step(act_edge_policy* p, const act_edge_tensor* obs, size_t n_tensors,
                                      float* action, size_t action_len);
 /* out: (batch, chunk, action_dim) floats, raw (no post-steps); *batch_out (may be NULL) receives the

@@ -32,4 +32,11 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// A second thread entered step() (or reset/close) while another thread was inside one of them: refused
+// at once, nothing touched (act_edge/errors.py ConcurrentUseError). One control thread calls step().
+class ConcurrentUseError : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
+
 }  // namespace act_edge

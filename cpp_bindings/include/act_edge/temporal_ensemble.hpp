@@ -1,23 +1,23 @@
 // Temporal ensemble and chunk queue: the two ways an ACT chunk becomes one action per control step.
 //
-// Semantics (shared with act_edge/ensemble.py; see shared/spec/act-checkpoint-formats.md):
-//   Ensemble: at step t (0-based since reset) the policy predicts a chunk covering steps t..t+C-1.
-//   The action for step t is the weighted mean of every live prediction for t (those made at steps
-//   max(0, t-C+1)..t), weight w_i = exp(-k*i) with i = 0 the OLDEST live prediction, normalized over
-//   the live ones. As in LeRobot's ACTTemporalEnsembler, but live predictions are counted, not
-//   detected with `!= 0` (the original ACT loop drops real zero-valued predictions).
-//   Chunk queue: when empty, the first n_action_steps actions of a new chunk are queued; each step
-//   pops one.
+// Semantics (shared with act_edge/ensemble.py and docs/async.md): ticks are counted from reset().
+//   Ensemble: a chunk predicted from the observation of tick t0 covers ticks t0..t0+C-1 (row
+//   t - t0 for tick t). The action for tick t is sum_i w_i * chunk_i[t - t0_i] / sum_i w_i over every
+//   ADDED chunk i with t0_i <= t < t0_i + C, w_i = exp(k * (t - t0_i)) (weight by age). With one chunk
+//   per tick and no latency (update() = add(chunk, 0) + pop()) this is ACT's / LeRobot's ensemble:
+//   oldest live prediction weighted exp(-k*0) relative to the others, live predictions counted,
+//   not detected with `!= 0`. A tick no added chunk covers is starved: pop() repeats the last action.
+//   Chunk queue: the first n_action_steps actions of a chunk are queued; each step pops one; a chunk
+//   that arrives `age` ticks after its observation starts at row `age` (push(chunk, rows, age)).
 //
-// Formulation (one scaled add of the chunk per step, no re-summing of history): for step s the
-// prediction made at step t' is the i-th oldest live one with i = t' - max(0, s-C+1), so its weight
-// exp(-k*i) = exp(-k*t') * exp(k*max(0, s-C+1)). The second factor is common to every prediction for
-// s and cancels in the normalization: each chunk can be added with ONE scalar weight g(t') =
-// exp(-k*(t' - B)), into a float ring acc (C slots of A) holding, for each of the next C steps,
-// sum g * pred. The normalizer is a geometric sum, computed exactly in double from a table. The base
-// B keeps g within exp(+-|k|*C): every C steps B moves to now and the ring is rescaled by exp(k*C)
-// (one extra pass every C steps). A slot is consumed (divided, then zeroed) at its step, so no error
-// is carried beyond C steps: float32 output matches a float64 reference to a few 1e-7 for O(1) actions.
+// Formulation (one scaled add per chunk, no re-summing of history): w_i = exp(k*t) * exp(-k*t0_i);
+// the first factor is common to every chunk at tick t and cancels in the normalization, so each chunk
+// is added with ONE scalar weight g = exp(-k*(t0 - B)) into a float ring acc (C slots of A: for each
+// of the next C ticks, sum g * row) and a double ring wsum (sum g), with a base tick B. Every live
+// chunk has |t0 - B| <= C-1, so g stays within exp(+-|k|*(C-1)): every C ticks B moves to now and
+// both rings are rescaled by exp(k*C) (one extra pass every C ticks). A slot is consumed (divided,
+// then zeroed) at its tick, so no error is carried beyond C ticks: float32 output matches a float64
+// reference to a few 1e-7 for O(1) actions.
 // The scaled add is a separate function so it can be vectorized (and on x86-64 dispatched to AVX).
 #pragma once
 
@@ -43,8 +43,8 @@ bool all_finite(const float* src, std::size_t n) noexcept;
 
 class TemporalEnsemble {
 public:
-    // chunk_size >= 1, action_dim >= 1; coeff is k in exp(-k*i) (0.01 in ACT; 0 = plain mean,
-    // negative = newer predictions weigh more); |k| * (chunk_size - 1) <= 30 so that every weight
+    // chunk_size >= 1, action_dim >= 1; coeff is k in w = exp(k*age) (0.01 in ACT: older
+    // predictions weigh more; 0 = plain mean; negative = newer predictions weigh more); |k| * (chunk_size - 1) <= 30 so that every weight
     // fits float32 range (weights further apart than exp(30) are below float precision anyway).
     // All memory is allocated here.
     TemporalEnsemble(std::size_t chunk_size, std::size_t action_dim, double coeff)
@@ -62,81 +62,128 @@ public:
         for (std::size_t i = 0; i < exp_.size(); ++i) {
             exp_[i] = std::exp(-coeff * (static_cast<double>(i) - static_cast<double>(C - 1)));
         }
-        geo_.resize(C);  // geo_[m] = sum_{i<=m} exp(-k*i)
-        double total = 0.0;
-        for (std::size_t m = 0; m < C; ++m) {
-            total += exp_[m + C - 1];
-            geo_[m] = total;
-        }
         rebase_ = static_cast<float>(std::exp(coeff * static_cast<double>(C)));
         acc_.assign(C * dim_, 0.0f);
         spare_.assign(C * dim_, 0.0f);
+        wsum_.assign(C, 0.0);
+        last_.assign(dim_, 0.0f);
     }
 
-    // Forget every prediction; the next update() is step 0 again.
+    // Forget every prediction and the last action; the next pop() / update() is tick 0 again.
     void reset() noexcept {
         std::fill(acc_.begin(), acc_.end(), 0.0f);
+        std::fill(wsum_.begin(), wsum_.end(), 0.0);
+        std::fill(last_.begin(), last_.end(), 0.0f);
         head_ = 0;
         t_ = 0;
         since_base_ = 0;
+        starved_ = 0;
     }
 
-    // Add the chunk predicted at this step (chunk_size x action_dim, row-major float32) and write the
-    // ensembled action for this step (action_dim floats) to `action`. No allocation, no throw.
-    // Returns false if the chunk holds nan or +-inf (or values so large that a weighted sum
-    // overflows float32): it is refused, as the Python Policy refuses such a chunk (ActionError):
-    // the ensemble is unchanged (the step is not counted) and `action` is not written.
-    // find_non_finite(chunk, {chunk_size, action_dim}, 2) (action_check.hpp) gives Python's message.
-    [[nodiscard]] bool update(const float* chunk, float* action) noexcept {
+    // Fold in a chunk (chunk_size x action_dim, row-major float32) predicted from the observation of
+    // `age` ticks before the current tick (t0 = now - age): its rows age..C-1 join the running sums
+    // of ticks now..t0+C-1 with weight exp(k*(t - t0)) at tick t; age >= chunk_size adds nothing.
+    // No allocation, no throw. Returns false if any value of the chunk (every row, also those whose
+    // tick has passed) is nan or +-inf, or if a weighted sum would overflow float32: the chunk is
+    // refused and the ensemble is unchanged.
+    [[nodiscard]] bool add(const float* chunk, std::size_t age) noexcept {
         const std::size_t C = chunk_, A = dim_;
-        const std::size_t tb = since_base_;  // t - B, in [0, C-1]
-        const float g = static_cast<float>(exp_[tb + C - 1]);
-        // Row d goes to ring slot (head + d) mod C: two contiguous runs, written to the spare ring
-        // with the finite check fused in; it becomes the ring only if every sum is finite, so a
-        // refused chunk leaves no trace (and costs no second pass over the chunk).
-        const std::size_t first = (C - head_) * A;
-        const bool finite = detail::scaled_add_to(spare_.data() + head_ * A, acc_.data() + head_ * A, chunk, g, first) &
-                            detail::scaled_add_to(spare_.data(), acc_.data(), chunk + first, g, C * A - first);
+        if (age >= C) return detail::all_finite(chunk, C * A);
+        if (age > 0 && !detail::all_finite(chunk, age * A)) return false;
+        // Weight relative to the base B: exp(-k*(t0 - B)), t0 - B = (t - B) - age in [-(C-1), C-1].
+        const std::size_t x = since_base_ + C - 1 - age;  // index into exp_
+        const float g = static_cast<float>(exp_[x]);
+        // Row age + d goes to ring slot (head + d) mod C for d < C - age: written to the spare ring
+        // with the finite check fused in, the slots the chunk does not reach copied; the spare
+        // becomes the ring only if every sum is finite, so a refused chunk leaves no trace.
+        const std::size_t rows = C - age;
+        const float* src = chunk + age * A;
+        const std::size_t run1 = std::min(rows, C - head_);  // slots head .. head+run1-1
+        const std::size_t run2 = rows - run1;                // slots 0 .. run2-1 (wrapped)
+        bool finite = detail::scaled_add_to(spare_.data() + head_ * A, acc_.data() + head_ * A, src, g, run1 * A);
+        if (run2) finite &= detail::scaled_add_to(spare_.data(), acc_.data(), src + run1 * A, g, run2 * A);
         if (!finite) return false;
-        acc_.swap(spare_);  // pointers only
-        // Live predictions for this step: t0 = max(0, t-C+1) .. t, n = min(t, C-1) + 1 of them.
-        const std::size_t older = t_ < C - 1 ? static_cast<std::size_t>(t_) : C - 1;  // n - 1
-        const double wsum = exp_[tb - older + C - 1] * geo_[older];  // sum_{t'=t0..t} exp(-k(t'-B))
-        const double inv = 1.0 / wsum;
-        float* slot = acc_.data() + head_ * A;
-        for (std::size_t a = 0; a < A; ++a) {
-            action[a] = static_cast<float>(static_cast<double>(slot[a]) * inv);
-            slot[a] = 0.0f;
+        if (age > 0) {  // the slots of ticks past t0+C-1 keep their sums
+            const float* from = acc_.data();
+            float* to = spare_.data();
+            if (run2) {
+                std::copy(from + run2 * A, from + head_ * A, to + run2 * A);  // slots run2 .. head-1
+            } else {
+                std::copy(from + (head_ + rows) * A, from + C * A, to + (head_ + rows) * A);  // head+rows .. C-1
+                std::copy(from, from + head_ * A, to);                                         // 0 .. head-1
+            }
         }
+        acc_.swap(spare_);  // pointers only
+        const double gw = exp_[x];
+        double* w = wsum_.data();
+        for (std::size_t d = 0; d < run1; ++d) w[head_ + d] += gw;
+        for (std::size_t d = 0; d < run2; ++d) w[d] += gw;
+        return true;
+    }
+
+    // Write the current tick's action (action_dim floats) and move to the next tick. Returns true
+    // if an added chunk covers this tick (the weighted mean of those chunks' rows); false for a
+    // starved tick: no added chunk covers it, `action` gets the last action again (zeros if there
+    // was none since reset()) and starved() counts it. No allocation, no throw.
+    bool pop(float* action) noexcept {
+        const std::size_t C = chunk_, A = dim_;
+        float* slot = acc_.data() + head_ * A;
+        const double wsum = wsum_[head_];
+        const bool covered = wsum > 0.0;  // every weight is > 0
+        if (covered) {
+            const double inv = 1.0 / wsum;
+            for (std::size_t a = 0; a < A; ++a) last_[a] = static_cast<float>(static_cast<double>(slot[a]) * inv);
+        } else {
+            ++starved_;
+        }
+        std::copy(last_.begin(), last_.end(), action);
+        std::fill(slot, slot + A, 0.0f);
+        wsum_[head_] = 0.0;
         head_ = head_ + 1 == C ? 0 : head_ + 1;
         ++t_;
-        if (++since_base_ == C) {  // move the base to now: g_new(t') = g_old(t') * exp(k*C)
+        if (++since_base_ == C) {  // move the base to now: g_new(t0) = g_old(t0) * exp(k*C)
             detail::scale(acc_.data(), rebase_, C * A);
+            const double r = rebase_;  // the factor the float ring got, so sums and weights stay paired
+            for (double& w : wsum_) w *= r;
             since_base_ = 0;
         }
+        return covered;
+    }
+
+    // One synchronous control step: add(chunk, 0) then pop(action). Returns false (nothing changed,
+    // the tick not counted, `action` not written) if add() refuses the chunk.
+    // find_non_finite(chunk, {chunk_size, action_dim}, 2) (action_check.hpp) gives Python's message.
+    [[nodiscard]] bool update(const float* chunk, float* action) noexcept {
+        if (!add(chunk, 0)) return false;
+        pop(action);
         return true;
     }
 
     std::size_t chunk_size() const noexcept { return chunk_; }
     std::size_t action_dim() const noexcept { return dim_; }
     double coeff() const noexcept { return coeff_; }
-    // Steps taken since construction or the last reset().
+    // Ticks popped since construction or the last reset().
     std::uint64_t steps() const noexcept { return t_; }
+    // Starved ticks (pop() found no chunk covering the tick) since construction or the last reset().
+    std::uint64_t starved() const noexcept { return starved_; }
 
 private:
     std::size_t chunk_, dim_;
     double coeff_;
     std::vector<double> exp_;  // exp(-k*x), x in [-(C-1), C-1]
-    std::vector<double> geo_;  // partial geometric sums of exp(-k*i)
     float rebase_ = 1.0f;      // exp(k*C)
-    std::vector<float> acc_;   // (C, A) ring: sum g * pred for the next C steps
-    std::vector<float> spare_;  // (C, A): the next ring, written by update() before it is accepted
-    std::size_t head_ = 0;     // ring slot of the current step
+    std::vector<float> acc_;   // (C, A) ring: sum g * row for the next C ticks
+    std::vector<float> spare_;  // (C, A): the next ring, written by add() before it is accepted
+    std::vector<double> wsum_;  // (C,) ring: sum g for the next C ticks (0: no chunk covers the tick)
+    std::vector<float> last_;   // (A,) the last action pop() wrote
+    std::size_t head_ = 0;     // ring slot of the current tick
     std::size_t since_base_ = 0;  // t - B
     std::uint64_t t_ = 0;
+    std::uint64_t starved_ = 0;
 };
 
-// Without ensembling: query the policy when the queue is empty, then take n_action_steps actions in order.
+// Without ensembling: query the policy when the queue is empty (sync) or when remaining() drops to a
+// refill margin (async), then take n_action_steps actions in order.
 class ChunkQueue {
 public:
     // n_action_steps >= 1 (and <= the chunk size, checked in push); allocates n_action_steps x action_dim.
@@ -146,20 +193,27 @@ public:
                                         std::to_string(n_action_steps) + " and " + std::to_string(action_dim));
         }
         buf_.assign(n_ * dim_, 0.0f);
+        last_.assign(dim_, 0.0f);
     }
 
-    void reset() noexcept { next_ = n_; }
+    void reset() noexcept {
+        next_ = n_;
+        starved_ = 0;
+        std::fill(last_.begin(), last_.end(), 0.0f);
+    }
     // True when the next step needs a new chunk from the policy.
     bool empty() const noexcept { return next_ >= n_; }
     std::size_t size() const noexcept { return n_ - next_; }
 
-    // Queue the first n_action_steps rows of a (chunk_rows, action_dim) chunk. Returns false (queue
-    // untouched) if chunk_rows < n_action_steps, or if any of the chunk_rows x action_dim values is
-    // nan or +-inf (refused whole, as the Python Policy refuses such a chunk).
-    [[nodiscard]] bool push(const float* chunk, std::size_t chunk_rows) noexcept {
+    // Queue the first n_action_steps rows of a (chunk_rows, action_dim) chunk, execution starting at
+    // row `age` (async: the chunk was predicted `age` ticks ago, the rows of passed ticks are skipped;
+    // age >= n_action_steps leaves the queue empty). It replaces what was queued. Returns false
+    // (queue untouched) if chunk_rows < n_action_steps, or if any of the chunk_rows x action_dim values
+    // is nan or +-inf (refused whole, as the Python Policy refuses such a chunk).
+    [[nodiscard]] bool push(const float* chunk, std::size_t chunk_rows, std::size_t age = 0) noexcept {
         if (chunk_rows < n_ || !detail::all_finite(chunk, chunk_rows * dim_)) return false;
         std::copy(chunk, chunk + n_ * dim_, buf_.begin());
-        next_ = 0;
+        next_ = std::min(age, n_);
         return true;
     }
 
@@ -168,8 +222,18 @@ public:
         if (empty()) return false;
         const float* row = buf_.data() + next_ * dim_;
         std::copy(row, row + dim_, action);
+        std::copy(row, row + dim_, last_.begin());
         ++next_;
         return true;
+    }
+
+    // Async: pop the next action, or, if the queue is empty (starved tick), write the last action
+    // popped again (zeros if none since reset()) and count it in starved(). True if not starved.
+    bool pop_or_repeat(float* action) noexcept {
+        if (pop(action)) return true;
+        std::copy(last_.begin(), last_.end(), action);
+        ++starved_;
+        return false;
     }
 
     // One control step: push `chunk` if the queue is empty (chunk may be null otherwise), then pop.
@@ -182,11 +246,15 @@ public:
 
     std::size_t n_action_steps() const noexcept { return n_; }
     std::size_t action_dim() const noexcept { return dim_; }
+    // Starved ticks (pop_or_repeat() on an empty queue) since construction or the last reset().
+    std::uint64_t starved() const noexcept { return starved_; }
 
 private:
     std::size_t n_, dim_;
     std::vector<float> buf_;
+    std::vector<float> last_;
     std::size_t next_ = n_;  // == n_: empty
+    std::uint64_t starved_ = 0;
 };
 
 }  // namespace act_edge

@@ -11,12 +11,16 @@
 //            manifest's runtime.post_steps (gripper snapping) are applied to the action step() emits.
 // Everything (buffers, stream, events, ensemble ring) is allocated in the constructor; tensor
 // addresses are bound once.
+// Inference::Async: H2D -> infer -> D2H run on one worker thread (AsyncStepper, async_runner.hpp);
+// step() validates, stages into the pinned buffers when the worker is idle and a chunk is due, folds
+// in finished chunks and returns without waiting (the first step after reset() waits).
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <string>
 
+#include "act_edge/async_runner.hpp"
 #include "act_edge/errors.hpp"
 #include "act_edge/manifest.hpp"
 #include "act_edge/observation.hpp"
@@ -51,6 +55,14 @@ struct TrtPolicyOptions {
     bool verify_sha256 = true;
     // Steps kept by the profiler's ring (its report's window).
     std::size_t profiler_capacity = 4096;
+    // Sync: step() runs the engine and waits for it. Async (docs/async.md, async_runner.hpp): one
+    // worker thread runs the engine; step() hands it the observation when it is idle and a chunk is
+    // due, folds in finished chunks and returns at once (the first step after reset() waits).
+    enum class Inference { Sync, Async };
+    Inference inference = Inference::Sync;
+    // Async chunk queue: request the next chunk when <= this many actions are left; -1 = the
+    // measured latency in ticks + 1.
+    int refill_margin = -1;
 };
 
 class TrtPolicy {
@@ -65,18 +77,30 @@ public:
     TrtPolicy(const TrtPolicy&) = delete;
     TrtPolicy& operator=(const TrtPolicy&) = delete;
 
-    // Start a new episode: clears the ensemble / chunk queue.
-    void reset() noexcept;
+    // Threads: one control thread calls step(), reset(), predict_chunk() and close(). A second thread
+    // entering one of them while another thread is inside one gets ConcurrentUseError at once and
+    // nothing is touched (sync and async; the Python Policy's rule).
+    //
+    // Start a new episode: clears the ensemble / chunk queue. Async: a chunk in flight is discarded
+    // when it arrives.
+    void reset();
     // One control step from a single observation: writes action_dim floats to `action`, after the
     // manifest's post-steps. Throws ObservationError (nothing staged, ensemble untouched),
     // ActionError (the model gave nan/inf; ensemble / queue untouched, `action` not written) or
-    // std::runtime_error (CUDA/TRT).
+    // std::runtime_error (CUDA/TRT). Async: a failure of the worker's inference is thrown by the
+    // next step() (same types); ConcurrentUseError if another thread is inside step()/reset().
     void step(const Observation& obs, float* action);
     // The raw chunk(s) for an observation: writes (batch, chunk_size, action_dim) floats to `out`
     // (batch = 1 unless `batched`); returns the batch. Does not touch the ensemble / queue; the
     // post-steps are NOT applied (post_steps().apply(out, batch * chunk_size) does). Throws
-    // ActionError (`out` not written) for nan/inf, as step() does.
+    // ActionError (`out` not written) for nan/inf, as step() does. Always synchronous; in async mode
+    // it first waits for the worker's inference in flight. Call it from the control thread.
     std::size_t predict_chunk(const Observation& obs, float* out, bool batched = false);
+    // Async: stop and join the worker (also done by the destructor); later step() throws
+    // std::logic_error. Sync: nothing to do.
+    void close();
+    // The async stepper (stats: ticks, inferences, starved ticks, chunk ages), or null in sync mode.
+    const AsyncStepper* async() const noexcept;
 
     std::size_t action_dim() const noexcept;
     std::size_t chunk_size() const noexcept;
