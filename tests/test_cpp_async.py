@@ -31,6 +31,8 @@ def random_schedule(rng: np.random.Generator, chunk: int, dim: int) -> list[tupl
             t = 0
         r = rng.random()
         n = 0 if r < 0.3 else 1 if r < 0.8 else int(rng.integers(1, 4))
+        if t == 0:  # an episode starts with a chunk (a pop with no action since reset is an error:
+            n = max(n, 1)  # test_pop_with_no_action_since_reset_is_refused_alike)
         for _ in range(n):
             q = rng.random()
             age = 0 if q < 0.3 else int(rng.integers(0, chunk)) if q < 0.85 else chunk + int(rng.integers(0, 4))
@@ -144,3 +146,20 @@ def test_cpp_matches_python_add_pop_on_the_same_schedules(cpp) -> None:
                 got_cc.append(cc.pop())
         np.testing.assert_allclose(np.array(got_cc), np.array(got_py), rtol=0, atol=1e-6,
                                    err_msg=f"chunk {chunk} dim {dim} k {coeff}")
+
+
+def test_pop_with_no_action_since_reset_is_refused_alike(cpp) -> None:
+    """No prediction covers the tick and none came since reset(): there is no last action to repeat.
+    Both runtimes refuse (never an invented zero action for the robot) and change nothing."""
+    PyEnsemble = _python_add_pop_class()
+    rng = np.random.default_rng(8)
+    chunk = rng.standard_normal((5, 3)).astype(np.float32)
+    for ens in (PyEnsemble(5, 3, 0.01), cpp.TemporalEnsemble(5, 3, 0.01)):
+        for _ in range(2):  # at construction, then after a reset
+            with pytest.raises(RuntimeError, match=r"^temporal ensemble: no prediction covers this tick and none "
+                                                   r"came since reset\(\)$"):
+                ens.pop()
+            assert ens.starved == 0
+            ens.add(chunk, 0)  # still tick 0: the chunk's row 0 is this tick's action
+            np.testing.assert_allclose(ens.pop(), chunk[0], rtol=0, atol=1e-6)
+            ens.reset()

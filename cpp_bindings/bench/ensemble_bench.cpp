@@ -51,11 +51,11 @@ static void BM_EnsembleAddPop(benchmark::State& state) {
     std::size_t i = 0;
     for (int w = 0; w < 200; ++w, ++i) {
         if (i % 2 == 0) ok &= e.add(chunks.data() + (i % 8) * 1400, 2);
-        e.pop(out.data());
+        (void)e.pop(out.data());
     }
     for (auto _ : state) {
         if (i % 2 == 0) ok &= e.add(chunks.data() + (i % 8) * 1400, 2);
-        e.pop(out.data());
+        (void)e.pop(out.data());
         ++i;
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();

@@ -175,7 +175,8 @@ PYBIND11_MODULE(act_edge_cpp, m) {
         .def("pop", [](TemporalEnsemble& e) {
                 // This tick's (A,) action; a starved tick repeats the last one (see `starved`).
                 py::array_t<float> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(e.action_dim())});
-                e.pop(out.mutable_data());
+                if (e.pop(out.mutable_data()) == act_edge::PopResult::empty)
+                    throw std::runtime_error(act_edge::kEnsembleEmptyMessage);  // as Python's RuntimeError
                 return out;
             })
         .def_property_readonly("starved", &TemporalEnsemble::starved)

@@ -157,8 +157,9 @@ act_edge_status act_edge_ensemble_add(act_edge_ensemble* e, const float* chunk, 
 act_edge_status act_edge_ensemble_pop(act_edge_ensemble* e, float* action, size_t action_len, int* starved) {
     if (!e || !action) return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_ensemble_pop: NULL argument");
     if (action_len != e->impl.action_dim()) return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_ensemble_pop: action_len must be action_dim");
-    const bool covered = e->impl.pop(action);
-    if (starved) *starved = covered ? 0 : 1;
+    const act_edge::PopResult r = e->impl.pop(action);
+    if (r == act_edge::PopResult::empty) return fail(ACT_EDGE_ERR_ACTION, act_edge::kEnsembleEmptyMessage);
+    if (starved) *starved = r == act_edge::PopResult::starved ? 1 : 0;
     return ok();
 }
 

@@ -10,6 +10,7 @@
 #include "act_edge/action_check.hpp"
 #include "act_edge/temporal_ensemble.hpp"
 
+using act_edge::PopResult;
 using act_edge::ChunkQueue;
 using act_edge::TemporalEnsemble;
 
@@ -228,19 +229,22 @@ namespace {
 
 // Brute force from the definition (docs/async.md): action(t) = sum_i w_i chunk_i[t - t0_i] / sum_i w_i
 // over every arrived chunk with t0_i <= t < t0_i + C, w_i = exp(k (t - t0_i)); a tick no chunk
-// covers repeats the last action (zeros after reset).
+// covers repeats the last action; with no action since reset there is none to repeat: empty, nothing
+// changes (Python raises).
 struct ScheduleReference {
     std::size_t C, A;
     double k;
     std::vector<std::pair<std::int64_t, std::vector<float>>> arrived;  // (t0, chunk)
     std::vector<double> last;
     std::int64_t t = 0;
+    bool has = false;
     void reset() {
         arrived.clear();
         last.assign(A, 0.0);
         t = 0;
+        has = false;
     }
-    bool pop(std::vector<double>& out) {
+    PopResult pop(std::vector<double>& out) {
         std::vector<double> num(A, 0.0);
         double den = 0.0;
         for (const auto& [t0, chunk] : arrived) {
@@ -249,14 +253,16 @@ struct ScheduleReference {
             den += w;
             for (std::size_t a = 0; a < A; ++a) num[a] += w * chunk[static_cast<std::size_t>(t - t0) * A + a];
         }
+        if (den == 0.0 && !has) return PopResult::empty;
         ++t;
         if (den == 0.0) {
             out = last;
-            return false;
+            return PopResult::starved;
         }
         for (std::size_t a = 0; a < A; ++a) last[a] = num[a] / den;
         out = last;
-        return true;
+        has = true;
+        return PopResult::covered;
     }
 };
 
@@ -265,7 +271,7 @@ struct ScheduleReference {
 // Returns the largest |C++ - reference| over the schedule; CHECKs starved ticks and pop()'s flag.
 double run_schedule(std::mt19937& rng, std::size_t C, std::size_t A, double k) {
     TemporalEnsemble ens(C, A, k);
-    ScheduleReference ref{C, A, k, {}, {}, 0};
+    ScheduleReference ref{C, A, k, {}, std::vector<double>(A, 0.0), 0, false};
     ref.reset();
     std::normal_distribution<float> nd(0.0f, 1.0f);
     std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -290,10 +296,11 @@ double run_schedule(std::mt19937& rng, std::size_t C, std::size_t A, double k) {
             REQUIRE(ens.add(chunk.data(), age));
             ref.arrived.emplace_back(ref.t - static_cast<std::int64_t>(age), chunk);
         }
-        const bool covered = ens.pop(out.data());
-        const bool want_covered = ref.pop(want);
-        CHECK(covered == want_covered);
-        if (!want_covered) ++starved;
+        const PopResult got = ens.pop(out.data());
+        const PopResult want_result = ref.pop(want);
+        CHECK(got == want_result);
+        if (want_result == PopResult::empty) continue;  // nothing written, the tick not taken
+        if (want_result == PopResult::starved) ++starved;
         for (std::size_t a = 0; a < A; ++a) worst = std::max(worst, std::abs(out[a] - want[a]));
     }
     CHECK(ens.starved() == starved);
@@ -330,7 +337,7 @@ TEST_CASE("async ensemble: one chunk per tick at age 0 is the synchronous ensemb
         for (int s = 0; s < 300; ++s) {
             for (auto& x : chunk) x = nd(rng);
             REQUIRE(a.add(chunk.data(), 0));
-            CHECK(a.pop(out_a.data()));
+            CHECK(a.pop(out_a.data()) == PopResult::covered);
             REQUIRE(b.update(chunk.data(), out_b.data()));
             const auto want = ref.step(chunk);
             for (std::size_t j = 0; j < 3; ++j) {
@@ -345,21 +352,29 @@ TEST_CASE("async ensemble: one chunk per tick at age 0 is the synchronous ensemb
 TEST_CASE("async ensemble: a starved tick repeats the last action; age >= C adds nothing", "[ensemble][async]") {
     TemporalEnsemble e(3, 2, 0.01);
     std::vector<float> c = {1, 2, 3, 4, 5, 6}, out(2, -1.0f);
-    CHECK_FALSE(e.pop(out.data()));  // nothing yet: zeros
-    CHECK(out == std::vector<float>{0, 0});
+    CHECK(e.pop(out.data()) == PopResult::empty);  // nothing yet: no action is invented
+    CHECK(out == std::vector<float>{-1, -1});          // nothing written
+    CHECK(e.steps() == 0);
+    REQUIRE(e.add(c.data(), 0));
+    CHECK(e.pop(out.data()) == PopResult::covered);
+    CHECK(out == std::vector<float>{1, 2});
     REQUIRE(e.add(c.data(), 3));  // predicted 3 ticks ago, chunk 3: every row has passed
-    CHECK_FALSE(e.pop(out.data()));
-    CHECK(e.starved() == 2);
+    CHECK(e.pop(out.data()) == PopResult::covered);  // tick 1: the first chunk's row 1
+    CHECK(e.pop(out.data()) == PopResult::covered);  // tick 2: its row 2
+    CHECK(e.pop(out.data()) == PopResult::starved);  // tick 3: past every chunk: the last action again
+    CHECK(out[0] == Approx(5.0f).epsilon(1e-6));
+    CHECK(e.starved() == 1);
     REQUIRE(e.add(c.data(), 1));  // rows 1, 2 for this tick and the next
-    CHECK(e.pop(out.data()));
-    CHECK(out == std::vector<float>{3, 4});
-    CHECK(e.pop(out.data()));  // (after the base moved at tick 3: weighted sums rescaled, so not bit-exact)
+    CHECK(e.pop(out.data()) == PopResult::covered);
+    CHECK(out[0] == Approx(3.0f).epsilon(1e-6));
+    CHECK(out[1] == Approx(4.0f).epsilon(1e-6));
+    CHECK(e.pop(out.data()) == PopResult::covered);
     CHECK(out[0] == Approx(5.0f).epsilon(1e-6));
     CHECK(out[1] == Approx(6.0f).epsilon(1e-6));
     const std::vector<float> last = out;
-    CHECK_FALSE(e.pop(out.data()));  // past the chunk: the last action again, exactly
+    CHECK(e.pop(out.data()) == PopResult::starved);  // past the chunk: the last action again, exactly
     CHECK(out == last);
-    CHECK(e.starved() == 3);
+    CHECK(e.starved() == 2);
 }
 
 TEST_CASE("async ensemble: add refuses nan/inf in any row, also rows already passed, and changes nothing", "[ensemble][async]") {

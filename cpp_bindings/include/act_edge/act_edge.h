@@ -43,7 +43,8 @@ act_edge_status act_edge_ensemble_update(act_edge_ensemble* e, const float* chun
  * adds nothing). ACT_EDGE_ERR_ACTION as for update (every row is checked); nothing changed then. */
 act_edge_status act_edge_ensemble_add(act_edge_ensemble* e, const float* chunk, size_t chunk_len, size_t age);
 /* This tick's action, then the next tick. *starved (may be NULL) = 1 if no added chunk covered the
- * tick: the last action is repeated (zeros if none since reset). */
+ * tick: the last action is repeated. With no action since reset there is none to repeat:
+ * ACT_EDGE_ERR_ACTION, nothing written, nothing changed (Python raises RuntimeError). */
 act_edge_status act_edge_ensemble_pop(act_edge_ensemble* e, float* action, size_t action_len, int* starved);
 
 /* ---- chunk queue ---- */

@@ -209,7 +209,8 @@ void AsyncStepper::step(Stage&& stage, float* action) {
     }
     std::uint64_t age = t_ - newest_t0_;
     if (ensemble_) {
-        if (!ensemble_->pop(action)) ++stats_.starved;
+        // The episode's first step waited for its chunk, so a tick is never empty here.
+        if (ensemble_->pop(action) == PopResult::starved) ++stats_.starved;
     } else if (!queue_->pop_or_repeat(action)) {
         ++stats_.starved;
     }

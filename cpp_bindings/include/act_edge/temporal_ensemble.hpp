@@ -41,6 +41,13 @@ void scale(float* dst, float g, std::size_t n) noexcept;
 bool all_finite(const float* src, std::size_t n) noexcept;
 }  // namespace detail
 
+// What TemporalEnsemble::pop() found for the tick (see there).
+enum class PopResult { covered, starved, empty };
+
+// Python's RuntimeError text for PopResult::empty (act_edge/ensemble.py).
+inline constexpr const char* kEnsembleEmptyMessage =
+    "temporal ensemble: no prediction covers this tick and none came since reset()";
+
 class TemporalEnsemble {
 public:
     // chunk_size >= 1, action_dim >= 1; coeff is k in w = exp(k*age) (0.01 in ACT: older
@@ -74,6 +81,7 @@ public:
         std::fill(acc_.begin(), acc_.end(), 0.0f);
         std::fill(wsum_.begin(), wsum_.end(), 0.0);
         std::fill(last_.begin(), last_.end(), 0.0f);
+        has_action_ = false;
         head_ = 0;
         t_ = 0;
         since_base_ = 0;
@@ -121,11 +129,13 @@ public:
         return true;
     }
 
-    // Write the current tick's action (action_dim floats) and move to the next tick. Returns true
-    // if an added chunk covers this tick (the weighted mean of those chunks' rows); false for a
-    // starved tick: no added chunk covers it, `action` gets the last action again (zeros if there
-    // was none since reset()) and starved() counts it. No allocation, no throw.
-    bool pop(float* action) noexcept {
+    // Write the current tick's action (action_dim floats) and move to the next tick.
+    //   covered: an added chunk covers this tick (the weighted mean of those chunks' rows);
+    //   starved: none does, `action` gets the last action again and starved() counts it;
+    //   empty:   none does and no action came since reset(): nothing is written and nothing changes
+    //            (a robot must never get an invented action; Python raises RuntimeError with
+    //            kEnsembleEmptyMessage). No allocation, no throw.
+    [[nodiscard]] PopResult pop(float* action) noexcept {
         const std::size_t C = chunk_, A = dim_;
         float* slot = acc_.data() + head_ * A;
         const double wsum = wsum_[head_];
@@ -133,6 +143,9 @@ public:
         if (covered) {
             const double inv = 1.0 / wsum;
             for (std::size_t a = 0; a < A; ++a) last_[a] = static_cast<float>(static_cast<double>(slot[a]) * inv);
+            has_action_ = true;
+        } else if (!has_action_) {
+            return PopResult::empty;
         } else {
             ++starved_;
         }
@@ -147,7 +160,7 @@ public:
             for (double& w : wsum_) w *= r;
             since_base_ = 0;
         }
-        return covered;
+        return covered ? PopResult::covered : PopResult::starved;
     }
 
     // One synchronous control step: add(chunk, 0) then pop(action). Returns false (nothing changed,
@@ -155,7 +168,7 @@ public:
     // find_non_finite(chunk, {chunk_size, action_dim}, 2) (action_check.hpp) gives Python's message.
     [[nodiscard]] bool update(const float* chunk, float* action) noexcept {
         if (!add(chunk, 0)) return false;
-        pop(action);
+        (void)pop(action);  // covered: the chunk just added covers this tick
         return true;
     }
 
@@ -176,6 +189,7 @@ private:
     std::vector<float> spare_;  // (C, A): the next ring, written by add() before it is accepted
     std::vector<double> wsum_;  // (C,) ring: sum g for the next C ticks (0: no chunk covers the tick)
     std::vector<float> last_;   // (A,) the last action pop() wrote
+    bool has_action_ = false;   // pop() wrote an action since construction or reset()
     std::size_t head_ = 0;     // ring slot of the current tick
     std::size_t since_base_ = 0;  // t - B
     std::uint64_t t_ = 0;
