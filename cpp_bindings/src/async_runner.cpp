@@ -139,7 +139,7 @@ void AsyncStepper::fold(const float* chunk, std::uint64_t t0) {
         throw ActionError(refused_chunk_message(chunk, chunk_, dim_));
     }
     if (!have_chunk_ || t0 >= newest_t0_) newest_t0_ = t0;
-    if (have_chunk_) last_latency_ = age;  // the first chunk of an episode was waited for: no latency measured
+    max_latency_ = std::max(max_latency_, age);  // as the Python Policy: the largest delay seen since construction
     have_chunk_ = true;
     ++stats_.inferences;
 }
@@ -151,7 +151,7 @@ bool AsyncStepper::chunk_due() const noexcept {
 
 std::size_t AsyncStepper::refill_margin() const noexcept {
     if (opt_.refill_margin >= 0) return static_cast<std::size_t>(opt_.refill_margin);
-    return static_cast<std::size_t>(last_latency_) + 1;
+    return static_cast<std::size_t>(max_latency_) + 1;
 }
 
 void AsyncStepper::record_age(std::uint64_t age) noexcept {
@@ -177,7 +177,7 @@ void AsyncStepper::reset() {
     if (queue_) queue_->reset();
     t_ = 0;
     have_chunk_ = false;
-    newest_t0_ = 0;  // last_latency_ is the model's: kept
+    newest_t0_ = 0;  // max_latency_ is the model's: kept
     stale_ = !runner_.idle();  // in flight or finished but not taken: dropped when it is taken
 }
 

@@ -182,7 +182,7 @@ private:
     bool have_chunk_ = false;        // a chunk of this episode has been folded in
     bool stale_ = false;             // the request in flight belongs to a previous episode
     std::uint64_t newest_t0_ = 0;    // t0 of the newest chunk folded in this episode
-    std::uint64_t last_latency_ = 0; // age on arrival of the last chunk not waited for (kept across reset())
+    std::uint64_t max_latency_ = 0;  // largest age of a chunk on arrival since construction (kept across reset())
     std::vector<std::uint32_t> ages_;  // ring of per-tick chunk ages
     std::size_t age_next_ = 0, age_count_ = 0;
     AsyncStats stats_;
