@@ -172,7 +172,7 @@ double AsyncStepper::age_percentile(double p) const {
 }
 
 void AsyncStepper::reset() {
-    Guard guard(busy_);
+    CallGuard guard(busy_, kConcurrentMessage);
     if (ensemble_) ensemble_->reset();
     if (queue_) queue_->reset();
     t_ = 0;
@@ -182,7 +182,7 @@ void AsyncStepper::reset() {
 }
 
 void AsyncStepper::close() {
-    Guard guard(busy_);
+    CallGuard guard(busy_, kConcurrentMessage);
     closed_ = true;
     runner_.close();
 }

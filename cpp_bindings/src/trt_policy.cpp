@@ -2,6 +2,8 @@
 // Compiled only when CMake finds both (ACT_EDGE_WITH_TENSORRT).
 #include "act_edge/trt_policy.hpp"
 
+#include "act_edge/call_guard.hpp"
+
 #include <cuda_runtime_api.h>
 #include <NvInfer.h>
 
@@ -29,22 +31,9 @@ namespace {
 
 // Held by step(), reset(), predict_chunk() and close() for the call: a second thread entering one of
 // them meanwhile gets ConcurrentUseError at once, nothing touched (the Python Policy's rule, issue 10).
-class CallGuard {
-public:
-    explicit CallGuard(std::atomic<bool>& busy) : busy_(busy) {
-        if (busy_.exchange(true, std::memory_order_acquire)) {
-            throw ConcurrentUseError(
-                "TrtPolicy used from two threads at once: step(), reset(), predict_chunk() and close() must be called "
-                "from one control thread (nothing was changed)");
-        }
-    }
-    ~CallGuard() { busy_.store(false, std::memory_order_release); }
-    CallGuard(const CallGuard&) = delete;
-    CallGuard& operator=(const CallGuard&) = delete;
-
-private:
-    std::atomic<bool>& busy_;
-};
+constexpr const char* kConcurrentMessage =
+    "TrtPolicy used from two threads at once: step(), reset(), predict_chunk() and close() must be called "
+    "from one control thread (nothing was changed)";
 
 void cuda_check(cudaError_t e, const char* what) {
     if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
@@ -499,7 +488,7 @@ TrtPolicy::TrtPolicy(TrtPolicy&&) noexcept = default;
 TrtPolicy& TrtPolicy::operator=(TrtPolicy&&) noexcept = default;
 
 void TrtPolicy::reset() {
-    CallGuard guard(impl_->busy);
+    CallGuard guard(impl_->busy, kConcurrentMessage);
     if (impl_->async) {
         impl_->async->reset();  // the request in flight (if any) is discarded when it arrives
         return;
@@ -510,7 +499,7 @@ void TrtPolicy::reset() {
 
 void TrtPolicy::step(const Observation& obs, float* action) {
     Impl& m = *impl_;
-    CallGuard guard(m.busy);
+    CallGuard guard(m.busy, kConcurrentMessage);
     m.profiler.begin_step();  // a step that throws is never ended: the next begin_step() drops it
     const auto t0 = Profiler::Clock::now();
     if (m.async) {
@@ -565,7 +554,7 @@ std::size_t TrtPolicy::predict_chunk(const Observation& obs, float* out, bool ba
     // Profiled as a step without the ensemble stage, as the Python Policy does. Async: the staging
     // buffers and the stream are the worker's while it runs, so wait for it to finish first (its
     // chunk is kept in the runner and folded in by the next step()).
-    CallGuard guard(impl_->busy);
+    CallGuard guard(impl_->busy, kConcurrentMessage);
     if (impl_->async) impl_->async->runner().wait();
     impl_->profiler.begin_step();
     const auto t0 = Profiler::Clock::now();
@@ -593,7 +582,7 @@ const AsyncStepper* TrtPolicy::async() const noexcept { return impl_->async.get(
 
 void TrtPolicy::close() {
     if (!impl_) return;
-    CallGuard guard(impl_->busy);
+    CallGuard guard(impl_->busy, kConcurrentMessage);
     if (impl_->async) impl_->async->close();
 }
 

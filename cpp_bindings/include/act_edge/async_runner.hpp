@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "act_edge/call_guard.hpp"
 #include "act_edge/errors.hpp"
 #include "act_edge/temporal_ensemble.hpp"
 
@@ -147,23 +148,9 @@ public:
     AsyncRunner& runner() noexcept { return runner_; }
 
 private:
-    // Holds the control-thread guard for one call; ConcurrentUseError if another thread holds it.
-    class Guard {
-    public:
-        explicit Guard(std::atomic<bool>& busy) : busy_(busy) {
-            if (busy_.exchange(true, std::memory_order_acquire)) {
-                throw ConcurrentUseError(
-                    "AsyncStepper used from two threads at once: step(), reset() and close() must be called from one "
-                    "control thread (nothing was changed)");
-            }
-        }
-        ~Guard() { busy_.store(false, std::memory_order_release); }
-        Guard(const Guard&) = delete;
-        Guard& operator=(const Guard&) = delete;
-
-    private:
-        std::atomic<bool>& busy_;
-    };
+    static constexpr const char* kConcurrentMessage =
+        "AsyncStepper used from two threads at once: step(), reset() and close() must be called from one "
+        "control thread (nothing was changed)";
 
     // Take a finished request, if any: fold it in (or drop it if stale). Rethrows a failure.
     void collect();
@@ -190,7 +177,7 @@ private:
 
 template <class Stage>
 void AsyncStepper::step(Stage&& stage, float* action) {
-    Guard guard(busy_);
+    CallGuard guard(busy_, kConcurrentMessage);
     if (closed_) throw std::logic_error("AsyncStepper::step after close()");
     collect();  // every chunk that finished since the last tick (or the failure of one)
     if (!have_chunk_) {
