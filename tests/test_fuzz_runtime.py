@@ -114,9 +114,11 @@ def observations(draw):
             flat = arr.reshape(-1)
             with np.errstate(over="ignore"):
                 flat[draw(st.integers(0, flat.size - 1))] = value
-        elif what == "float64" and field != "images" and isinstance(obs.get(field), np.ndarray):
-            obs[field] = obs[field].astype(np.float64)  # valid: float64 vectors are accepted
-        elif what == "dtype" and field != "images" and isinstance(obs.get(field), np.ndarray):
+        elif what == "float64" and field != "images" and isinstance(obs.get(field), np.ndarray) \
+                and obs[field].dtype.kind in "biuf":  # valid: float64 vectors are accepted
+            obs[field] = obs[field].astype(np.float64)
+        elif what == "dtype" and field != "images" and isinstance(obs.get(field), np.ndarray) \
+                and obs[field].dtype.kind in "biufc":  # a "replace" may have left strings or objects
             obs[field] = obs[field].astype(draw(st.sampled_from(DTYPES)))
         elif what == "camera" and isinstance(obs.get("images"), dict):
             if draw(st.booleans()):
