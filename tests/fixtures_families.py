@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+import pytest
+
+torch = pytest.importorskip("torch", reason="export-side fixtures need torch")
 
 RESNET18 = (2, 2, 2, 2)
 
