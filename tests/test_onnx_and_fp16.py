@@ -12,7 +12,8 @@ from act_edge.export.fp16 import convert_to_fp16  # noqa: E402
 from act_edge.export.model import ActInferenceModel  # noqa: E402
 from act_edge.export.onnx_export import export_onnx  # noqa: E402
 from act_edge.export.onnx_runner import run_onnx  # noqa: E402
-from act_edge.export.parity import compare, random_inputs  # noqa: E402
+from act_edge.export.parity import compare  # noqa: E402
+from act_edge.synthetic_inputs import random_inputs  # noqa: E402
 from act_edge.export.pipeline import export_bundle  # noqa: E402
 from act_edge.export.presets import random_weights  # noqa: E402
 from act_edge.spec import ActSpec, CameraSpec, Normalization  # noqa: E402

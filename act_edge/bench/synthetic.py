@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..bundle import Bundle
-from ..export.parity import sample_vector  # numpy-only module (no torch)
+from ..synthetic_inputs import sample_vector
 
 
 def make_pool(bundle: Bundle, size: int, seed: int) -> list[dict[str, Any]]:

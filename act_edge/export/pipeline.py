@@ -17,10 +17,11 @@ from ..bundle import (ONNX_FP16, ONNX_FP32, PARITY_INPUTS, artifact_entry, io_de
                       write_bundle_atomic)
 from ..bundle_dest import check_destination
 from ..errors import ActEdgeError, ParityError
+from ..synthetic_inputs import random_inputs
 from .checkpoint import LoadedCheckpoint, build_model, check_runtime
 from .onnx_export import MIN_OPSET, export_onnx
 from .onnx_runner import run_onnx
-from .parity import compare, random_inputs
+from .parity import compare
 from .stats import model_figures
 
 PARITY_TOLERANCE = 5e-5  # max abs error, normalized action units, fp32 ONNX vs torch
