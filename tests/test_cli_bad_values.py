@@ -224,3 +224,14 @@ def test_unexpected_exception_is_one_line_exit_1_with_the_traceback_on_request(p
     monkeypatch.setenv(TRACEBACK_ENV, "1")
     with pytest.raises(type(exc)):
         main(["inspect", places["bundle"]])
+
+
+def test_parser_copies_of_export_constants_match_the_exporter():
+    # the CLI keeps these names so that building its parser imports no act_edge.export
+    from act_edge.cli.export_cmd import MAX_OPSET, MIN_OPSET
+    from act_edge.cli.loader_flags import FORMAT_NAMES
+    from act_edge.export import opset
+    from act_edge.export.formats import FORMATS
+
+    assert FORMAT_NAMES == tuple(FORMATS)
+    assert (MIN_OPSET, MAX_OPSET) == (opset.MIN_OPSET, opset.MAX_OPSET)

@@ -18,7 +18,7 @@ pytest.importorskip("torch")  # loader_options reads the families' modules, whic
 import fixtures_families as ff  # noqa: E402
 import reference_families as rf  # noqa: E402
 from act_edge.errors import CheckpointError  # noqa: E402
-from act_edge.export.formats import add_loader_arguments, loader_options  # noqa: E402
+from act_edge.cli.loader_flags import add_loader_arguments, loader_options  # noqa: E402
 from family_parity import TOL, normalized_error, run_bundle  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -199,7 +199,7 @@ def camera_names(text: str) -> str:
 
 
 def retype(parser: argparse.ArgumentParser, types: dict[str, Callable[[str], object]]) -> None:
-    """Give flags defined elsewhere (the loader flags of act_edge.export.formats) a checking type."""
+    """Give flags defined elsewhere (the loader flags of act_edge.cli.loader_flags) a checking type."""
     for flag, fn in types.items():
         action = parser._option_string_actions.get(flag)
         if action is not None:

@@ -8,12 +8,13 @@ import os
 from pathlib import Path
 
 from . import argtypes as t
-from ..export.opset import MAX_OPSET, MIN_OPSET
+from .loader_flags import FORMAT_NAMES, add_loader_arguments, loader_options, retype_loader_flags
+
+# act_edge.export.opset's range, here so that the parser needs no torch (a test keeps them equal).
+MIN_OPSET, MAX_OPSET = 17, 20
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..export.formats import FORMATS, add_loader_arguments  # no torch import: flag definitions only
-
     p.add_argument("checkpoint", type=t.existing_path,
                    help="checkpoint file or directory (family detected from its layout)")
     p.add_argument("--fp16", action="store_true",
@@ -30,16 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET} (default {MIN_OPSET})")
     p.add_argument("--max-batch", type=t.integer(1, t.MAX_BATCH), default=8,
                    help=f"largest batch the bundle is declared for, 1..{t.MAX_BATCH} (default 8)")
-    p.add_argument("--format", type=t.choice(FORMATS, "checkpoint format"), default=None,
+    p.add_argument("--format", type=t.choice(FORMAT_NAMES, "checkpoint format"), default=None,
                    help="force the checkpoint family instead of detecting it")
     add_loader_arguments(p)
     retype_loader_flags(p)
-
-
-def retype_loader_flags(p: argparse.ArgumentParser) -> None:
-    """Parse-time checks for the loader flags (shared by export and inspect)."""
-    t.retype(p, {"--stats": t.existing_path, "--cameras": t.camera_names, "--image-size": t.image_size,
-                 "--heads": t.integer(1, 1024)})
 
 
 def output_path(args: argparse.Namespace) -> Path:
@@ -58,12 +53,6 @@ def validate(args: argparse.Namespace) -> None:
     except ActEdgeError as exc:
         flag = "argument -o/--output" if args.output is not None else "default output"
         raise type(exc)(f"{flag}: {exc}") from None
-
-
-def loader_options(args: argparse.Namespace) -> dict:
-    from ..export.formats import loader_options as options
-
-    return options(args)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,12 +9,11 @@ from . import argtypes as t
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..export.formats import FORMATS, add_loader_arguments  # no torch import: flag definitions only
-    from .export_cmd import retype_loader_flags
+    from .loader_flags import FORMAT_NAMES, add_loader_arguments, retype_loader_flags
 
     p.add_argument("path", type=t.existing_path, help="a bundle directory (*.actedge) or a checkpoint")
     p.add_argument("--json", action="store_true", help="print the manifest (or the checkpoint's spec) as JSON")
-    p.add_argument("--format", type=t.choice(FORMATS, "checkpoint format"), default=None,
+    p.add_argument("--format", type=t.choice(FORMAT_NAMES, "checkpoint format"), default=None,
                    help="checkpoint family, when inspecting a checkpoint")
     add_loader_arguments(p)
     retype_loader_flags(p)
@@ -78,9 +77,8 @@ def _engine_lines(manifest: dict) -> list[str]:
 def _checkpoint(args: argparse.Namespace) -> int:
     from ..bundle import io_description
     from ..export.checkpoint import load_checkpoint
+    from .loader_flags import loader_options
     from .text import io_lines, spec_lines
-
-    from ..export.formats import loader_options
 
     ckpt = load_checkpoint(args.path, format=args.format, **loader_options(args))
     if args.json:

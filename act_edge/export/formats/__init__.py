@@ -1,14 +1,13 @@
 """Checkpoint families. Each module exposes NAME, DESCRIPTION, detect(path) -> bool and
-load(path, **options) -> LoadedCheckpoint; options a family does not use are ignored."""
+load(path, **options) -> LoadedCheckpoint; options a family does not use are ignored.
+Their command-line flags are in act_edge.cli.loader_flags."""
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import importlib
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 from ...errors import CheckpointError
 
@@ -38,54 +37,3 @@ def detect_format(path: Path) -> ModuleType:
         f"{path}: not a recognised ACT checkpoint (tried: {', '.join(FORMATS)}); "
         "use --format to force one"
     )
-
-
-def add_loader_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags that choose and configure a family loader (forwarded by `act-edge export`)."""
-    g = parser.add_argument_group("checkpoint family options (used where the checkpoint does not say)")
-    if "--format" not in parser._option_string_actions:  # export_cmd may declare it itself
-        g.add_argument("--format", choices=list(FORMATS), default=None,
-                       help=f"checkpoint family ({', '.join(FORMATS)}); detected from the path when omitted")
-    g.add_argument("--stats", metavar="PATH", default=None,
-                   help="normalization stats: original ACT dataset_stats.pkl (default: next to the .ckpt); "
-                        "BEHAVIOR il_lib joint ranges (.json/.npz with state_min, state_max, action_min, "
-                        "action_max, optional gripper_indices; required)")
-    g.add_argument("--cameras", metavar="NAMES", default=None,
-                   help="comma-separated camera names in input order. Original ACT: not stored in the weights, "
-                        "default 'top' (the sim tasks; real ALOHA e.g. cam_high,cam_low,cam_left_wrist,"
-                        "cam_right_wrist). BEHAVIOR: default left_wrist,right_wrist,head. LeRobot: renames the "
-                        "config's cameras (count must match)")
-    g.add_argument("--image-size", metavar="HxW", default=None,
-                   help="camera resolution, one for all cameras or a comma-separated list, one per camera. "
-                        "Original ACT default 480x640; BEHAVIOR default 240x240 (LeRobot: from config.json)")
-    g.add_argument("--heads", type=int, default=None,
-                   help="attention heads, not stored in original ACT weights (original default 8)")
-    g.add_argument("--dilation", action="store_true", default=None,
-                   help="original ACT --dilation: last ResNet stage dilated, stride 16 (original default off)")
-    g.add_argument("--decoder-output", choices=["last", "first"], default=None,
-                   help="BEHAVIOR il_lib: 'last' = hs[-1], all decoder layers (current il_lib, default); "
-                        "'first' = hs[0], decoder layer 0 only (il_lib before 2025-08-30)")
-
-
-def loader_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Parsed flags -> keyword options for the loader (only those given). `--format` is not included:
-    pass it as `load_checkpoint(path, format=args.format, **loader_options(args))`."""
-    from ._common import camera_list, parse_size
-
-    opts: dict[str, Any] = {}
-    if getattr(args, "stats", None):
-        opts["stats"] = args.stats
-    if getattr(args, "cameras", None):
-        opts["cameras"] = camera_list(args.cameras, [])
-    if getattr(args, "image_size", None):
-        sizes = [parse_size(s) for s in str(args.image_size).split(",")]
-        opts["image_size"] = sizes[0] if len(sizes) == 1 else sizes
-    if getattr(args, "heads", None) is not None:
-        if args.heads < 1:
-            raise CheckpointError(f"--heads {args.heads}: must be >= 1")
-        opts["heads"] = args.heads
-    if getattr(args, "dilation", None):
-        opts["dilation"] = True
-    if getattr(args, "decoder_output", None):
-        opts["decoder_output"] = args.decoder_output
-    return opts
