@@ -85,7 +85,7 @@ def test_backend_without_tensorrt_is_unavailable_with_reason(bundle):
 
 
 def test_trt_modules_import_without_heavy_packages():
-    code = ("import sys, act_edge.engine_key, act_edge.trt.build, act_edge.trt.engine, act_edge.trt.verify, "
+    code = ("import sys, act_edge.engine_key, act_edge.trt.build, act_edge.engine_registry, act_edge.trt.verify, "
             "act_edge.backends.tensorrt, act_edge.cli.build_engine_cmd; "
             "print(sorted(m for m in ('torch', 'tensorrt', 'pycuda', 'onnxruntime', 'onnx') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

@@ -19,7 +19,7 @@ from act_edge.cli.build_engine_cmd import describe_engines
 from act_edge.engine_key import EngineKey, Machine, find_engine
 from act_edge.errors import ActEdgeError, ParityError
 from act_edge.trt.build import BuildOptions, default_timing_cache_path, profile_shapes
-from act_edge.trt.engine import engine_key_for, register_engine
+from act_edge.engine_registry import engine_key_for, register_engine
 from act_edge.trt.verify import action_range, check_threshold, error_metrics, parity_inputs, reference_actions
 
 ORIN = Machine("10.3.0", "Orin", "8.7")

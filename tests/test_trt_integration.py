@@ -58,7 +58,7 @@ def _ort(bundle_path, inputs):
 def test_build_register_and_run_matches_onnxruntime(bundle, precision, typing, atol):
     from act_edge.backends.tensorrt import TensorRTBackend
     from act_edge.trt.build import BuildOptions
-    from act_edge.trt.engine import build_engine
+    from act_edge.engine_registry import build_engine
 
     log: list[str] = []
     entry = build_engine(bundle, BuildOptions(precision, typing, max_batch=4), log.append)
@@ -81,7 +81,7 @@ def test_build_register_and_run_matches_onnxruntime(bundle, precision, typing, a
 
 def test_timing_cache_is_reused(bundle):
     from act_edge.trt.build import BuildOptions
-    from act_edge.trt.engine import build_engine
+    from act_edge.engine_registry import build_engine
 
     first, second = [], []
     build_engine(bundle, BuildOptions("fp32", max_batch=2), first.append)
@@ -93,7 +93,7 @@ def test_timing_cache_is_reused(bundle):
 def test_threshold_refuses_and_does_not_register(bundle):
     from act_edge.errors import ParityError
     from act_edge.trt.build import BuildOptions
-    from act_edge.trt.engine import build_engine
+    from act_edge.engine_registry import build_engine
 
     with pytest.raises(ParityError, match="engine not registered"):
         build_engine(bundle, BuildOptions("fp16", max_batch=1), lambda s: None, max_error_pct=0.0)
@@ -104,7 +104,7 @@ def test_cuda_graph_replay_matches_plain_execution(bundle):
     pytest.importorskip("cuda", reason="cuda-python not installed")
     from act_edge.backends.tensorrt import TensorRTBackend
     from act_edge.trt.build import BuildOptions
-    from act_edge.trt.engine import build_engine
+    from act_edge.engine_registry import build_engine
 
     build_engine(bundle, BuildOptions("fp32", max_batch=2), lambda s: None)
     b = load_bundle(bundle)
@@ -126,7 +126,7 @@ def test_engine_from_another_machine_is_refused_in_one_line(bundle):
     from act_edge.backends.tensorrt import TensorRTBackend
     from act_edge.bundle import update_manifest
     from act_edge.trt.build import BuildOptions
-    from act_edge.trt.engine import build_engine
+    from act_edge.engine_registry import build_engine
 
     build_engine(bundle, BuildOptions("fp32", max_batch=1), lambda s: None)
 

@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..bundle import load_bundle
     from ..trt.build import BuildOptions
-    from ..trt.engine import build_engine
+    from ..engine_registry import build_engine
 
     bundle = load_bundle(args.bundle)  # bundle errors first: they don't need a GPU to report
     opts = BuildOptions(
@@ -98,7 +98,7 @@ def maybe_build_after_export(bundle_dir: str | Path, log: Callable[[str], None])
     from ..bundle import load_bundle
     from ..errors import ActEdgeError
     from ..trt.build import BuildOptions
-    from ..trt.engine import build_engine
+    from ..engine_registry import build_engine
 
     bundle = load_bundle(bundle_dir)
     opts = BuildOptions(precision="fp16", max_batch=int(bundle.manifest.get("max_batch", 1)))

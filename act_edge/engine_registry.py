@@ -1,4 +1,8 @@
-"""Build -> verify -> register: the one path by which an engine enters a bundle's manifest."""
+"""Build -> verify -> register: the one path by which an engine enters a bundle's manifest.
+
+Outside act_edge.trt because it runs the plan with backends.tensorrt, which itself uses act_edge.trt:
+the build helpers (trt) and the runtime (backends) do not import each other.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..bundle import Bundle, load_bundle, sha256_file, update_manifest, write_file_atomic
-from ..engine_key import EngineKey, Machine
-from .build import BuildOptions, build_plan, default_timing_cache_path, require_build_machine
-from .device import device_context
-from .verify import DEFAULT_MAX_ERROR_PCT, action_range, check_threshold, error_metrics, parity_inputs, \
+from .bundle import Bundle, load_bundle, sha256_file, update_manifest, write_file_atomic
+from .engine_key import EngineKey, Machine
+from .trt.build import BuildOptions, build_plan, default_timing_cache_path, require_build_machine
+from .trt.device import device_context
+from .trt.verify import DEFAULT_MAX_ERROR_PCT, action_range, check_threshold, error_metrics, parity_inputs, \
     reference_actions
 
 Log = Callable[[str], None]
@@ -46,7 +50,7 @@ def register_engine(bundle_dir: str | Path, key: EngineKey, plan: bytes, verify:
 def verify_plan(bundle: Bundle, plan: bytes, precision: str, device: str, max_error_pct: float | None,
                 log: Log, dla_core: int | None = None) -> dict[str, Any]:
     """Run the plan on parity.npz's inputs; metrics vs the fp32 reference, ParityError above the limit."""
-    from ..backends.tensorrt import TensorRTBackend
+    from .backends.tensorrt import TensorRTBackend
 
     inputs, torch_ref = parity_inputs(bundle)
     ref, ref_name = reference_actions(bundle, inputs, torch_ref)
