@@ -1,4 +1,5 @@
-"""Build -> verify -> register: the one path by which an engine enters a bundle's manifest.
+"""Build -> verify -> register: the one path by which an engine enters a bundle's manifest; the
+registered engines described one per line (inspect); the optional build after `export --fp16`.
 
 Outside act_edge.trt because it runs the plan with backends.tensorrt, which itself uses act_edge.trt:
 the build helpers (trt) and the runtime (backends) do not import each other.
@@ -12,8 +13,10 @@ from typing import Any, Callable
 
 from .bundle import Bundle, load_bundle, sha256_file, update_manifest, write_file_atomic
 from .engine_key import EngineKey, Machine
+from .errors import ActEdgeError, BackendUnavailable
+from .trt import import_tensorrt
 from .trt.build import BuildOptions, build_plan, default_timing_cache_path, require_build_machine
-from .trt.device import device_context
+from .trt.device import device_context, import_pycuda
 from .trt.verify import DEFAULT_MAX_ERROR_PCT, action_range, check_threshold, error_metrics, parity_inputs, \
     reference_actions
 
@@ -93,3 +96,44 @@ def build_engine(bundle_dir: str | Path, opts: BuildOptions, log: Log, *, device
     })
     log(f"engine {entry['path']} registered ({key.describe()})")
     return entry
+
+
+def describe_engines(manifest: dict[str, Any]) -> list[str]:
+    """One line per recorded engine, for `act-edge inspect`."""
+    lines = []
+    for e in manifest.get("engines", []):
+        try:
+            key = EngineKey.from_dict(e["key"])
+            what = key.describe()
+        except (KeyError, TypeError, ValueError) as exc:
+            lines.append(f"{e.get('path', '?')}: unreadable engine record ({exc})")
+            continue
+        v = e.get("verify") or {}
+        err = (f"max err {v['max_abs_pct_range']:.3g}% / RMSE {v['rmse_pct_range']:.3g}% of range"
+               if "max_abs_pct_range" in v else "not verified")
+        size = f"{e['bytes'] / 1e6:.1f} MB" if "bytes" in e else "? MB"
+        lines.append(f"{e['path']}: {what}; {size}; {err}")
+    return lines or ["no TensorRT engines (build one on the target: act-edge build-engine BUNDLE)"]
+
+
+def maybe_build_after_export(bundle_dir: str | Path, log: Log) -> str:
+    """After `act-edge export --fp16`: build the fp16 engine here if TensorRT and a GPU are present.
+
+    Returns one line saying what happened; a missing TensorRT/GPU or a failed build or verification
+    is reported in that line, never raised: the ONNX bundle is complete without an engine.
+    """
+    try:
+        import_tensorrt()
+    except BackendUnavailable as exc:
+        return f"TensorRT engine: skipped, {exc}"
+    try:
+        import_pycuda()
+    except BackendUnavailable as exc:
+        return f"TensorRT engine: skipped, {exc}"
+    bundle = load_bundle(bundle_dir)
+    opts = BuildOptions(precision="fp16", max_batch=int(bundle.manifest.get("max_batch", 1)))
+    try:
+        entry = build_engine(bundle.path, opts, log)
+    except ActEdgeError as exc:  # the ONNX bundle stands; the engine can be rebuilt later
+        return f"TensorRT engine: not built, {exc}"
+    return f"TensorRT engine: built {entry['path']}"

@@ -11,7 +11,7 @@ import pytest
 
 from _tiny_bundle import make_bundle
 from act_edge.cli import main as cli_main
-from act_edge.cli.build_engine_cmd import maybe_build_after_export
+from act_edge.engine_registry import maybe_build_after_export
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,7 +15,7 @@ import pytest
 
 from _tiny_bundle import CHUNK, H, STATE, W, make_bundle, reference
 from act_edge.bundle import ONNX_FP16, ONNX_FP32, load_bundle
-from act_edge.cli.build_engine_cmd import describe_engines
+from act_edge.engine_registry import describe_engines
 from act_edge.engine_key import EngineKey, Machine, find_engine
 from act_edge.errors import ActEdgeError, ParityError
 from act_edge.trt.build import BuildOptions, default_timing_cache_path, profile_shapes

@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,8 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..bundle import load_bundle
-    from ..trt.build import BuildOptions
     from ..engine_registry import build_engine
+    from ..trt.build import BuildOptions
 
     bundle = load_bundle(args.bundle)  # bundle errors first: they don't need a GPU to report
     opts = BuildOptions(
@@ -55,55 +54,3 @@ def run(args: argparse.Namespace) -> int:
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def describe_engines(manifest: dict[str, Any]) -> list[str]:
-    """One line per recorded engine, for `act-edge inspect`."""
-    from ..engine_key import EngineKey
-
-    lines = []
-    for e in manifest.get("engines", []):
-        try:
-            key = EngineKey.from_dict(e["key"])
-            what = key.describe()
-        except (KeyError, TypeError, ValueError) as exc:
-            lines.append(f"{e.get('path', '?')}: unreadable engine record ({exc})")
-            continue
-        v = e.get("verify") or {}
-        err = (f"max err {v['max_abs_pct_range']:.3g}% / RMSE {v['rmse_pct_range']:.3g}% of range"
-               if "max_abs_pct_range" in v else "not verified")
-        size = f"{e['bytes'] / 1e6:.1f} MB" if "bytes" in e else "? MB"
-        lines.append(f"{e['path']}: {what}; {size}; {err}")
-    return lines or ["no TensorRT engines (build one on the target: act-edge build-engine BUNDLE)"]
-
-
-def maybe_build_after_export(bundle_dir: str | Path, log: Callable[[str], None]) -> str:
-    """After `act-edge export --fp16`: build the fp16 engine here if TensorRT and a GPU are present.
-
-    Returns one line saying what happened; a missing TensorRT/GPU or a failed build or verification
-    is reported in that line, never raised: the ONNX bundle is complete without an engine.
-    """
-    from ..errors import BackendUnavailable
-    from ..trt import import_tensorrt
-    from ..trt.device import import_pycuda
-
-    try:
-        import_tensorrt()
-    except BackendUnavailable as exc:
-        return f"TensorRT engine: skipped, {exc}"
-    try:
-        import_pycuda()
-    except BackendUnavailable as exc:
-        return f"TensorRT engine: skipped, {exc}"
-    from ..bundle import load_bundle
-    from ..errors import ActEdgeError
-    from ..trt.build import BuildOptions
-    from ..engine_registry import build_engine
-
-    bundle = load_bundle(bundle_dir)
-    opts = BuildOptions(precision="fp16", max_batch=int(bundle.manifest.get("max_batch", 1)))
-    try:
-        entry = build_engine(bundle.path, opts, log)
-    except ActEdgeError as exc:  # the ONNX bundle stands; the engine can be rebuilt later
-        return f"TensorRT engine: not built, {exc}"
-    return f"TensorRT engine: built {entry['path']}"

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                                force=args.force, log=log)
     engine_status = None
     if args.fp16:
-        from .build_engine_cmd import maybe_build_after_export
+        from ..engine_registry import maybe_build_after_export
 
         engine_status = maybe_build_after_export(bundle_dir, log)
     _summary(bundle_dir, time.perf_counter() - t0, engine_status)

@@ -69,7 +69,7 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _engine_lines(manifest: dict) -> list[str]:
-    from .build_engine_cmd import describe_engines
+    from ..engine_registry import describe_engines
 
     return describe_engines(manifest)
 
