@@ -53,7 +53,11 @@ class Bundle:
         entry = self.artifact(key)
         return self._checked(entry, verify, f"artifacts.{key}.path")
 
-    def _checked(self, entry: dict[str, Any], verify: bool, where: str = "engines[].path") -> Path:
+    def engine_file(self, entry: dict[str, Any], verify: bool = True) -> Path:
+        """Path of a recorded engine (an entry of `engines`), confined to the bundle and sha256-checked."""
+        return self._checked(entry, verify, "engines[].path")
+
+    def _checked(self, entry: dict[str, Any], verify: bool, where: str) -> Path:
         # Confinement again at use (the manifest was checked at load; the disk may have changed since).
         path = resolve_inside(self.path, entry.get("path"), where, str(self.path / MANIFEST))
         if not path.is_file():

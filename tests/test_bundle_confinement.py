@@ -119,11 +119,11 @@ def test_path_checked_again_when_the_artifact_is_used(bundle, tmp_path):
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "../../outside/x.engine", "engines/../../../x.engine"])
 def test_engine_paths_are_confined_at_use(bundle, path, monkeypatch):
-    """The TensorRT backend resolves engines with Bundle._checked: same confinement, nothing hashed."""
+    """The TensorRT backend resolves engines with Bundle.engine_file: same confinement, nothing hashed."""
     monkeypatch.setattr(act_edge.bundle, "sha256_file", lambda p, *a: pytest.fail(f"hashed {p}"))
     b = load_bundle(bundle.path)
     with pytest.raises(BundleError, match=r"engines\[\]\.path: .*(absolute path|has a '\.\.')"):
-        b._checked({"path": path, "sha256": "0" * 64}, verify=True)
+        b.engine_file({"path": path, "sha256": "0" * 64})
 
 
 def test_fifo_in_place_of_an_artifact_is_refused_not_opened(bundle):

@@ -94,7 +94,7 @@ def test_register_writes_file_and_manifest_record(bundle):
     reloaded = load_bundle(bundle.path)
     assert reloaded.engines == [entry]
     assert entry["path"] == key.filename() and entry["bytes"] == len(b"plan-bytes")
-    assert reloaded._checked(entry, verify=True).read_bytes() == b"plan-bytes"  # sha256 recorded correctly
+    assert reloaded.engine_file(entry).read_bytes() == b"plan-bytes"  # sha256 recorded correctly
     assert EngineKey.from_dict(entry["key"]) == key
     # The runtime finds it by this machine's key, with the ONNX hashes of this bundle.
     shas = {"fp16": bundle.artifact(ONNX_FP16)["sha256"], "fp32": bundle.artifact(ONNX_FP32)["sha256"]}

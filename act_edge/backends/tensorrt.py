@@ -85,7 +85,7 @@ class TensorRTBackend(Backend):
             entry = matches[0]
             check_compatible(EngineKey.from_dict(entry["key"]), machine, str(bundle.path), entry["path"])
         key = EngineKey.from_dict(entry["key"])
-        path = bundle._checked(entry, verify=True)
+        path = bundle.engine_file(entry)
         return path.read_bytes(), key.precision, entry["path"], key.dla_core
 
     def _allocate(self, trt: Any) -> None:
