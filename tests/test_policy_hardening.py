@@ -179,12 +179,12 @@ def test_a_device_no_backend_understands_is_refused_never_run_on_cpu(bundle: Syn
 
 @pytest.mark.parametrize("device", ["gpu", "cpu", "cuda:x", "cuda:\u0663", 0, None])
 def test_tensorrt_device_parser_refuses_everything_but_cuda(device) -> None:
-    from act_edge.trt.device import parse_device
+    from act_edge.trt.device import cuda_index
 
     with pytest.raises(BackendUnavailable, match="is not 'cuda' or 'cuda:<index>'") as info:
-        parse_device(device)
+        cuda_index(device)
     one_line(info.value)
-    assert parse_device("cuda") == 0 and parse_device("cuda:3") == 3
+    assert cuda_index("cuda") == 0 and cuda_index("cuda:3") == 3
 
 
 @pytest.mark.parametrize("kw, culprit", [

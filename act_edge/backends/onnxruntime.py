@@ -15,21 +15,10 @@ from typing import Any
 import numpy as np
 
 from ..bundle import ONNX_FP16, ONNX_FP32, Bundle
-from ..errors import ArgumentError, BackendUnavailable, BundleError
+from ..device_name import parse_device
+from ..errors import BackendUnavailable, BundleError
 from ..manifest_schema import check_graph_io
 from .base import Backend, allocate_io
-
-
-def parse_device(device: str | None) -> tuple[str, int]:
-    """"cpu" -> ("cpu", 0); "cuda" / "cuda:N" -> ("cuda", N); anything else (e.g. "gpu") is refused,
-    never run on the CPU instead."""
-    if device is None or device == "cpu":
-        return "cpu", 0
-    if device == "cuda":
-        return "cuda", 0
-    if isinstance(device, str) and device.startswith("cuda:") and device[5:].isascii() and device[5:].isdigit():
-        return "cuda", int(device[5:])
-    raise ArgumentError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
 
 class OnnxRuntimeBackend(Backend):

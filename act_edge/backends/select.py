@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..bundle import ONNX_FP16, Bundle
+from ..device_name import parse_device
 from ..errors import ArgumentError, BackendUnavailable
 from .base import Backend
-from .onnxruntime import parse_device
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 

@@ -29,7 +29,7 @@ class TensorRTBackend(Backend):
         super().__init__(bundle, max_batch)
         self._plan_dla_core = dla_core  # only for an in-memory plan; manifest engines carry their own
         from ..trt import import_tensorrt
-        from ..trt.device import import_pycuda, machine_info, parse_device
+        from ..trt.device import cuda_index, import_pycuda, machine_info
 
         trt = import_tensorrt()
         cuda = import_pycuda()
@@ -41,7 +41,7 @@ class TensorRTBackend(Backend):
         machine = machine_info(trt.__version__, device)
         plan, self.precision, self.engine_path, dla_core = self._select_plan(engine, machine, precision)
 
-        self._ctx = cuda.Device(parse_device(device)).retain_primary_context()
+        self._ctx = cuda.Device(cuda_index(device)).retain_primary_context()
         self._device_bufs: dict[str, Any] = {}
         try:
             with self._current():

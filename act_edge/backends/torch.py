@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..bundle import Bundle, sha256_file
+from ..device_name import parse_device
 from ..errors import BackendUnavailable, BundleError
 from .base import Backend, allocate_io
-from .onnxruntime import parse_device
 
 
 def _verify_source(bundle: Bundle, path: Path) -> None:

@@ -5,17 +5,21 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+from ..device_name import parse_device
 from ..engine_key import Machine
-from ..errors import BackendUnavailable
+from ..errors import ArgumentError, BackendUnavailable
 
 
-def parse_device(device: str) -> int:
-    """"cuda:1" -> 1, "cuda" -> 0; anything else is a user error."""
-    if device == "cuda":
-        return 0
-    if isinstance(device, str) and device.startswith("cuda:") and device[5:].isascii() and device[5:].isdigit():
-        return int(device[5:])
-    raise BackendUnavailable(f"device {device!r} is not 'cuda' or 'cuda:<index>' (TensorRT runs on CUDA GPUs)")
+def cuda_index(device: str) -> int:
+    """"cuda:1" -> 1, "cuda" -> 0 (act_edge.device_name.parse_device); anything else, "cpu" included,
+    cannot run TensorRT."""
+    try:
+        kind, index = parse_device(device)
+    except ArgumentError:
+        kind, index = None, 0
+    if kind != "cuda":
+        raise BackendUnavailable(f"device {device!r} is not 'cuda' or 'cuda:<index>' (TensorRT runs on CUDA GPUs)")
+    return index
 
 
 def import_pycuda():  # -> pycuda.driver
@@ -38,7 +42,7 @@ def import_pycuda():  # -> pycuda.driver
 def machine_info(trt_version: str, device: str = "cuda:0") -> Machine:
     """This machine's engine-relevant identity (TensorRT version, GPU name, compute capability)."""
     cuda = import_pycuda()
-    index = parse_device(device)
+    index = cuda_index(device)
     if index >= cuda.Device.count():
         raise BackendUnavailable(f"device {device!r}: only {cuda.Device.count()} CUDA device(s) present")
     dev = cuda.Device(index)
@@ -50,7 +54,7 @@ def machine_info(trt_version: str, device: str = "cuda:0") -> Machine:
 def device_context(device: str = "cuda:0") -> Iterator[None]:
     """Make `device`'s primary CUDA context current (TensorRT's builder uses whatever is current)."""
     cuda = import_pycuda()
-    ctx = cuda.Device(parse_device(device)).retain_primary_context()
+    ctx = cuda.Device(cuda_index(device)).retain_primary_context()
     ctx.push()
     try:
         yield
