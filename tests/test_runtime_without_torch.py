@@ -111,3 +111,75 @@ def test_torch_backend_reports_unavailable_without_torch(tmp_path: Path) -> None
     """)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("unavailable: torch backend: needs torch")
+
+
+def _runtime_modules() -> list[str]:
+    """Every module of act_edge outside act_edge.export (and the `python -m` entry point, which runs)."""
+    import pkgutil
+
+    import act_edge
+
+    names = [m.name for m in pkgutil.walk_packages(act_edge.__path__, "act_edge.")]
+    return sorted(n for n in names if not n.startswith("act_edge.export") and n != "act_edge.__main__")
+
+
+def test_no_runtime_module_imports_act_edge_export() -> None:
+    modules = _runtime_modules()
+    assert {"act_edge.bench.runner", "act_edge.cli.main", "act_edge.doctor.run", "act_edge.trt.verify",
+            "act_edge.synthetic_inputs", "act_edge.metrics"} <= set(modules)
+    res = run_blocked(f"""
+        import importlib, sys
+        failed = []
+        for name in {modules!r}:
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                failed.append(f"{{name}}: {{exc}}")
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "tensorrt", "onnx", "onnxruntime"))
+        print(failed, loaded)
+    """)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[] []"
+
+
+def test_every_subcommand_help_works_without_torch() -> None:
+    from act_edge.cli.main import COMMANDS
+
+    res = run_blocked(f"""
+        import contextlib, io, sys
+        from act_edge.cli.main import main
+        for command in {sorted(COMMANDS)!r}:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                rc = main([command, "--help"])
+            assert rc == 0 and f"usage: act-edge {{command}}" in out.getvalue(), (command, rc, out.getvalue())
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "tensorrt", "onnx", "onnxruntime"))
+        print("ok", loaded)
+    """)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok []"
+
+
+def _imports_of(path: Path) -> set[str]:
+    """Absolute names of every act_edge module `path` imports, at top level or inside functions."""
+    import ast
+
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            names.update([module] + [f"{module}.{a.name}" for a in node.names])
+    return {n for n in names if n.startswith("act_edge")}
+
+
+def test_trt_does_not_import_backends() -> None:
+    """backends.tensorrt uses act_edge.trt (tensorrt import, device); the reverse would be a cycle."""
+    assert "act_edge.trt" in _imports_of(REPO / "act_edge/backends/tensorrt.py")  # the direction kept
+    files = sorted((REPO / "act_edge" / "trt").glob("*.py"))
+    offenders = {str(p.relative_to(REPO)): sorted(n for n in _imports_of(p) if n.startswith("act_edge.backends"))
+                 for p in files}
+    assert {k: v for k, v in offenders.items() if v} == {}
