@@ -14,11 +14,11 @@ from typing import Any, Callable
 from .bundle import Bundle, load_bundle, sha256_file, update_manifest, write_file_atomic
 from .engine_key import EngineKey, Machine
 from .errors import ActEdgeError, BackendUnavailable
+from .metrics import describe_pct_range
 from .trt import import_tensorrt
 from .trt.build import BuildOptions, build_plan, default_timing_cache_path, require_build_machine
 from .trt.device import device_context, import_pycuda
-from .trt.verify import DEFAULT_MAX_ERROR_PCT, action_range, check_threshold, error_metrics, parity_inputs, \
-    reference_actions
+from .trt.verify import DEFAULT_MAX_ERROR_PCT, check_threshold, engine_errors, parity_inputs, reference_actions
 
 Log = Callable[[str], None]
 
@@ -65,11 +65,9 @@ def verify_plan(bundle: Bundle, plan: bytes, precision: str, device: str, max_er
         backend.upload(batch)
         backend.execute(batch)
         got = backend.download(batch).copy()
-    span, span_source = action_range(bundle, ref)
-    metrics = error_metrics(got, ref, span)
+    metrics = engine_errors(bundle, got, ref)
     limit = DEFAULT_MAX_ERROR_PCT[precision] if max_error_pct is None else max_error_pct
-    record = {**metrics, "threshold_pct_range": limit, "reference": ref_name, "range": span_source,
-              "inputs": "parity.npz"}
+    record = {**metrics, "threshold_pct_range": limit, "reference": ref_name, "inputs": "parity.npz"}
     log(f"verify: max |error| {metrics['max_abs']:.3g} ({metrics['max_abs_pct_range']:.3g}% of range), "
         f"RMSE {metrics['rmse_pct_range']:.3g}% vs {ref_name}; limit {limit:g}%")
     check_threshold(metrics, limit, f"{precision} engine")
@@ -109,8 +107,7 @@ def describe_engines(manifest: dict[str, Any]) -> list[str]:
             lines.append(f"{e.get('path', '?')}: unreadable engine record ({exc})")
             continue
         v = e.get("verify") or {}
-        err = (f"max err {v['max_abs_pct_range']:.3g}% / RMSE {v['rmse_pct_range']:.3g}% of range"
-               if "max_abs_pct_range" in v else "not verified")
+        err = f"vs fp32 ONNX {describe_pct_range(v)}" if "max_abs_pct_range" in v else "not verified"
         size = f"{e['bytes'] / 1e6:.1f} MB" if "bytes" in e else "? MB"
         lines.append(f"{e['path']}: {what}; {size}; {err}")
     return lines or ["no TensorRT engines (build one on the target: act-edge build-engine BUNDLE)"]

@@ -61,6 +61,8 @@ def test_compare_ratio_is_from_the_same_run(bench_run):
     assert c["iters"] == 20
     assert c["speedup"] == pytest.approx(c["torch_median_ms"] / c["bundle_median_ms"], rel=1e-12)
     assert c["max_abs_action_diff"] < 1e-3  # fp32 ONNX vs torch fp32, robot units
+    # the manifest's vocabulary and definition (act_edge.metrics.action_errors), not one of bench's own
+    assert 0 <= c["rmse_pct_range"] <= c["max_abs_pct_range"] < 0.01 and c["range_definition"]
     assert c["checkpoint_matches_bundle_source"] is True
 
 

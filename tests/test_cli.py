@@ -22,6 +22,12 @@ def test_init_export_inspect_round_trip(tmp_path):
     assert m["max_batch"] == 2 and "onnx_fp16" in m["artifacts"]
     r = run_cli("inspect", "c.actedge", cwd=tmp_path)
     assert r.returncode == 0 and "cameras       2: front 64x96, wrist 64x96" in r.stdout
+    e = m["fp16_error"]  # one vocabulary for every recorded error figure (docs/bundle-format.md)
+    assert {"max_abs", "rmse", "max_abs_normalized", "max_abs_pct_range", "rmse_pct_range",
+            "per_dim_max_abs_pct_range", "range_definition"} <= set(e)
+    assert (f"fp16 ONNX     vs fp32 ONNX max |err| {e['max_abs_pct_range']:.3g}% / RMSE {e['rmse_pct_range']:.3g}% "
+            "of range") in r.stdout
+    assert f"action range  {e['range_definition']}" in r.stdout
     r = run_cli("inspect", "c.pt", cwd=tmp_path)
     assert r.returncode == 0 and "action        4 x chunk 10" in r.stdout
     r = run_cli("inspect", "c.actedge", "--json", cwd=tmp_path)

@@ -20,7 +20,8 @@ from act_edge.engine_key import EngineKey, Machine, find_engine
 from act_edge.errors import ActEdgeError, ParityError
 from act_edge.trt.build import BuildOptions, default_timing_cache_path, profile_shapes
 from act_edge.engine_registry import engine_key_for, register_engine
-from act_edge.trt.verify import action_range, check_threshold, error_metrics, parity_inputs, reference_actions
+from act_edge.metrics import action_errors, action_range
+from act_edge.trt.verify import check_threshold, engine_errors, parity_inputs, reference_actions
 
 ORIN = Machine("10.3.0", "Orin", "8.7")
 
@@ -153,36 +154,42 @@ def test_describe_engines_lists_each_engine(bundle):
     register_engine(bundle.path, key, b"p" * 2_500_000, verify_ok())
     (line,) = describe_engines(load_bundle(bundle.path).manifest)
     assert line.startswith(key.filename() + ": TensorRT 10.3.0 on Orin (sm87), fp16 strongly typed, max batch 4")
-    assert "2.5 MB" in line and "max err 0.1% / RMSE 0.05% of range" in line
+    assert "2.5 MB" in line and "vs fp32 ONNX max |err| 0.1% / RMSE 0.05% of range" in line
 
 
 # --- verification maths --------------------------------------------------------------------------
-def test_error_metrics_relative_to_per_dim_range():
-    ref = np.zeros((1, 4, 2), np.float32)
+def test_engine_errors_relative_to_per_dim_range(bundle):
+    rng = np.random.default_rng(4)
+    ref = rng.uniform(-5, 5, (1, 4, 2)).astype(np.float32)  # the bundle's action range: 10 per dim
     got = ref.copy()
-    got[0, 1, 0] = 0.02  # dim 0: range 2 -> 1 %
-    got[0, 2, 1] = 0.01  # dim 1: range 0.5 -> 2 %
-    m = error_metrics(got, ref, np.array([2.0, 0.5]))
-    assert m["max_abs"] == pytest.approx(0.02)
-    assert m["max_abs_pct_range"] == pytest.approx(2.0)
-    assert m["max_abs_pct_range_per_dim"] == pytest.approx([1.0, 2.0])
-    assert m["rmse"] == pytest.approx(np.sqrt((0.02 ** 2 + 0.01 ** 2) / 8))
+    got[0, 1, 0] += 0.1  # dim 0: 1 %
+    got[0, 2, 1] -= 0.2  # dim 1: 2 %
+    m = engine_errors(bundle, got, ref)
+    assert m["max_abs"] == pytest.approx(0.2, rel=1e-5)
+    assert m["max_abs_pct_range"] == pytest.approx(2.0, rel=1e-5)
+    assert m["per_dim_max_abs_pct_range"] == pytest.approx([1.0, 2.0], rel=1e-5)
+    assert m["rmse"] == pytest.approx(np.sqrt((0.1 ** 2 + 0.2 ** 2) / 8), rel=1e-5)
     # per dim: RMSE over 4 steps of one 1 % / 2 % error = 0.5 % / 1 %; overall = RMS of those
-    assert m["rmse_pct_range"] == pytest.approx(np.sqrt((0.5 ** 2 + 1.0 ** 2) / 2))
+    assert m["rmse_pct_range"] == pytest.approx(np.sqrt((0.5 ** 2 + 1.0 ** 2) / 2), rel=1e-5)
+    assert m == action_errors(bundle.spec, ref, got)  # the exporter's definition, nothing of its own
+    with pytest.raises(ParityError, match=r"engine output shape \(1, 3, 2\) != reference shape \(1, 4, 2\)"):
+        engine_errors(bundle, got[:, :3], ref)
 
 
-def test_threshold_refuses_above_and_nan():
-    ok = error_metrics(np.full((1, 2, 1), 0.01, np.float32), np.zeros((1, 2, 1), np.float32), np.array([1.0]))
+def test_threshold_refuses_above_and_nan(bundle):
+    rng = np.random.default_rng(6)
+    ref = rng.uniform(-5, 5, (1, 2, 2)).astype(np.float32)
+    ok = engine_errors(bundle, ref + np.float32(0.1), ref)  # 1 % of a range of 10
     check_threshold(ok, 1.5, "fp16 engine")  # 1 % <= 1.5 %
     with pytest.raises(ParityError, match=r"1% of the action range .* exceeds 0.5%; engine not registered"):
         check_threshold(ok, 0.5, "fp16 engine")
-    nan = error_metrics(np.full((1, 2, 1), np.nan, np.float32), np.zeros((1, 2, 1), np.float32), np.array([1.0]))
+    nan = engine_errors(bundle, np.full_like(ref, np.nan), ref)
     with pytest.raises(ParityError):
         check_threshold(nan, 100.0, "fp16 engine")
 
 
 def test_action_range_from_min_max_normalization(bundle):
-    span, source = action_range(bundle, np.zeros((1, CHUNK, 2)))
+    span, source = action_range(bundle.spec, np.random.default_rng(8).normal(size=(1, CHUNK, 2)))
     assert span.tolist() == [10.0, 10.0] and source == "max - min (normalization stats)"
 
 

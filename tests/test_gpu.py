@@ -54,11 +54,9 @@ def pct_error(bundle_dir: Path, got: np.ndarray, ref: np.ndarray) -> dict:
     """max |error| in % of each action dimension's range as the manifest's fp16_error defines it (6 std /
     max - min), as `act-edge doctor` judges it. (The tiny preset's onnxruntime-CPU fp16 graph: ~0.03 %.)"""
     from act_edge.bundle import load_bundle
-    from act_edge.metrics import action_range as action_span
-    from act_edge.trt.verify import error_metrics
+    from act_edge.metrics import action_errors
 
-    span, _ = action_span(load_bundle(bundle_dir).spec, ref)
-    return error_metrics(got, ref, span)
+    return action_errors(load_bundle(bundle_dir).spec, ref, got)
 
 
 @pytest.mark.parametrize("cuda_graph", [False, True], ids=["eager", "cuda-graph"])

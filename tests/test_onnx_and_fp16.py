@@ -12,11 +12,11 @@ from act_edge.export.fp16 import convert_to_fp16  # noqa: E402
 from act_edge.export.model import ActInferenceModel  # noqa: E402
 from act_edge.export.onnx_export import export_onnx  # noqa: E402
 from act_edge.export.onnx_runner import run_onnx  # noqa: E402
-from act_edge.export.parity import compare  # noqa: E402
-from act_edge.synthetic_inputs import random_inputs  # noqa: E402
 from act_edge.export.pipeline import export_bundle  # noqa: E402
 from act_edge.export.presets import random_weights  # noqa: E402
+from act_edge.metrics import action_errors  # noqa: E402
 from act_edge.spec import ActSpec, CameraSpec, Normalization  # noqa: E402
+from act_edge.synthetic_inputs import random_inputs  # noqa: E402
 
 
 def mixed_spec() -> ActSpec:
@@ -62,7 +62,7 @@ def test_onnx_matches_torch_within_5e_5_normalized(mixed, batch):
     with torch.no_grad():
         ref = model(**{k: torch.from_numpy(v) for k, v in inputs.items()}).numpy()
     got = run_onnx(path, inputs)
-    err = compare(model.spec, ref, got)
+    err = action_errors(model.spec, ref, got)
     assert got.shape == (batch, 6, 3)
     assert np.abs(ref).max() > 0.1  # a real, non-degenerate output
     assert err["max_abs_normalized"] <= 5e-5
@@ -94,7 +94,7 @@ def test_fp16_error_is_small_but_real(mixed, tmp_path):
     onnx.save(convert_to_fp16(onnx.load(str(path))), str(out))
     inputs = random_inputs(model.spec, 3, seed=9)
     ref, got = run_onnx(path, inputs), run_onnx(out, inputs)
-    err = compare(model.spec, ref, got)
+    err = action_errors(model.spec, ref, got)
     assert 0 < err["max_abs"]  # it really ran in fp16
     assert err["max_abs_pct_range"] < 1.0
 

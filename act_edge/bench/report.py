@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..bundle import write_file_atomic
+from ..metrics import describe_pct_range
 
 # Top-level keys every result has (docs/bench-schema.md documents each field).
 REQUIRED = ("schema", "created", "act_edge_version", "config", "synthetic", "device", "bundle", "policy",
@@ -74,7 +75,8 @@ def render(r: dict[str, Any]) -> str:
     if c:
         lines.append(f"compare      PyTorch eager {c['torch_median_ms']:.1f} ms vs bundle {c['bundle_median_ms']:.1f} ms "
                      f"(medians, {c['iters']} interleaved calls): {c['speedup']:.2f}x; max |action diff| "
-                     f"{c['max_abs_action_diff']:.2e} robot units ({c['max_abs_action_diff_normalized']:.2e} normalized)")
+                     f"{_sci(c['max_abs_action_diff'])} robot units ({_sci(c['max_abs_action_diff_normalized'])} "
+                     f"normalized; {describe_pct_range(c)})")
     loops = r.get("control_loops") or {}
     loop = r.get("control_loop")
     if len(loops) > 1:
@@ -121,3 +123,7 @@ def loop_table(loops: dict[str, dict[str, Any]]) -> list[str]:
 def check_schema(result: dict[str, Any]) -> list[str]:
     """Names of required top-level fields missing from a result (empty list when complete)."""
     return [k for k in REQUIRED if k not in result]
+
+
+def _sci(value: float | None) -> str:
+    return "n/a (non-finite actions)" if value is None else f"{value:.2e}"

@@ -30,7 +30,7 @@ import numpy as np
 from .. import __version__
 from ..bundle import MANIFEST, load_bundle, sha256_file
 from ..errors import ActEdgeError
-from ..metrics import normalized_unit
+from ..metrics import action_errors
 from . import control_loop, device_info, policy_adapter, synthetic
 from .power import PowerSampler, per_inference
 
@@ -238,8 +238,6 @@ def _compare(cfg: BenchConfig, bundle, ckpt: Any, policy: Any, pool: list, pol: 
 
     device = pol["device"] if str(pol["device"]).startswith("cuda") else "cpu"
     model = build_model(ckpt).to(device)
-    unit = normalized_unit(bundle.spec)
-
     def eager(obs) -> np.ndarray:
         feeds = {k: torch.from_numpy(v).to(device) for k, v in synthetic.graph_inputs(bundle, obs).items()}
         with torch.inference_mode():
@@ -250,7 +248,7 @@ def _compare(cfg: BenchConfig, bundle, ckpt: Any, policy: Any, pool: list, pol: 
         eager(pool[i % len(pool)])
     n = cfg.iters
     t_bundle, t_torch = np.empty(n), np.empty(n)
-    max_diff = max_norm = 0.0
+    gots, refs = [], []
     for i in range(n):  # interleaved: both see the same machine load
         obs = pool[i % len(pool)]
         t = time.perf_counter()
@@ -259,10 +257,12 @@ def _compare(cfg: BenchConfig, bundle, ckpt: Any, policy: Any, pool: list, pol: 
         t = time.perf_counter()
         ref = eager(obs)
         t_torch[i] = time.perf_counter() - t
-        diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
-        max_diff, max_norm = max(max_diff, float(diff.max())), max(max_norm, float((diff / unit).max()))
+        gots.append(got.copy())
+        refs.append(ref)
         progress("compare", i + 1, n)
     med_b, med_t = float(np.median(t_bundle) * 1e3), float(np.median(t_torch) * 1e3)
+    errors = action_errors(bundle.spec, np.stack(refs), np.stack(gots))  # eager torch is the reference
+    finite = errors["finite"]
     return {
         "checkpoint": str(cfg.compare),
         "checkpoint_matches_bundle_source": _source_matches(bundle, Path(cfg.compare)),
@@ -273,8 +273,10 @@ def _compare(cfg: BenchConfig, bundle, ckpt: Any, policy: Any, pool: list, pol: 
         "bundle_median_ms": med_b, "torch_median_ms": med_t,
         "bundle_p99_ms": float(np.percentile(t_bundle, 99) * 1e3), "torch_p99_ms": float(np.percentile(t_torch, 99) * 1e3),
         "speedup": med_t / med_b,
-        "max_abs_action_diff": max_diff,
-        "max_abs_action_diff_normalized": max_norm,
+        "max_abs_action_diff": errors["max_abs"] if finite else None,
+        "max_abs_action_diff_normalized": errors["max_abs_normalized"] if finite else None,
+        **{k: errors[k] if finite else None for k in ("max_abs_pct_range", "rmse_pct_range")},
+        "range_definition": errors["range_definition"],
     }
 
 

@@ -89,6 +89,7 @@ def _progress(t0: float):
 
 def _summary(bundle_dir: Path, seconds: float, engine_status: str | None) -> None:
     from ..bundle import load_bundle
+    from ..metrics import describe_pct_range
     from .text import human_bytes
 
     b = load_bundle(bundle_dir)
@@ -101,8 +102,7 @@ def _summary(bundle_dir: Path, seconds: float, engine_status: str | None) -> Non
           f"(tolerance {par['tolerance']:g}, batches {par['batches']})")
     if "fp16_error" in m:
         e = m["fp16_error"]
-        print(f"  fp16      vs fp32: max |err| {e['max_abs_pct_range']:.3f}% of range, RMSE {e['rmse_pct_range']:.4f}% "
-              f"of range ({e['range_definition']})")
+        print(f"  fp16      vs fp32 ONNX {describe_pct_range(e)} ({e['range_definition']})")
     for group in m["source"].get("dropped", []):
         print(f"  dropped   {len(group['keys'])} keys: {group['reason']}")
     for note in m["source"].get("notes", []):

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _bundle(args: argparse.Namespace) -> int:
     from ..bundle import load_bundle
+    from ..metrics import describe_pct_range
     from .text import human_bytes, io_lines, spec_lines
 
     b = load_bundle(args.path)
@@ -60,7 +61,9 @@ def _bundle(args: argparse.Namespace) -> int:
         print(f"  parity fp32   {err} normalized units{tol}")
     if "fp16_error" in m:
         e = m["fp16_error"]
-        print(f"  fp16 error    max {e['max_abs_pct_range']:.3f}% / RMSE {e['rmse_pct_range']:.4f}% of range ({e['method'].split(',')[0]})")
+        print(f"  fp16 ONNX     vs fp32 ONNX {describe_pct_range(e)} ({e['method'].split(',')[0]})")
+        if "range_definition" in e:
+            print(f"  action range  {e['range_definition']} (the range of every % above and below)")
     for key, a in m.get("artifacts", {}).items():
         print(f"  artifact      {key:12s} {a['path']:18s} {human_bytes(a['bytes']):>10s}  sha256 {a['sha256'][:12]}")
     for line in _engine_lines(m):

@@ -4,7 +4,7 @@ reference actions recorded in parity.npz, with a pass/fail against the bundle's 
 fp32 backends are held to the manifest's `parity.onnx_fp32.tolerance` (max |error| in normalized
 action units; the exporter's 5e-5 when the manifest has none); fp16 backends to the limit
 `act-edge build-engine` refuses an fp16 engine at (max |error| 2 % of an action dimension's range),
-the range defined as the exporter's `fp16_error` figure defines it (`act_edge.metrics.action_range`), so the two compare.
+the figures defined as the exporter's `fp16_error` and `build-engine`'s (`act_edge.metrics.action_errors`), so they compare.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 from ..backends.select import open_backend
 from ..bundle import PARITY_INPUTS, Bundle
 from ..errors import ActEdgeError
-from ..metrics import action_range, normalized_unit
-from ..trt.verify import DEFAULT_MAX_ERROR_PCT, error_metrics, parity_inputs
+from ..metrics import action_errors
+from ..trt.verify import DEFAULT_MAX_ERROR_PCT, parity_inputs
 from .check import FAIL, OK, WARN, Check
 
 FP32_TOLERANCE_DEFAULT = 5e-5  # act_edge.export.pipeline.PARITY_TOLERANCE (not imported: it needs torch)
@@ -54,9 +54,11 @@ def run_once(backend: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def judge(bundle: Bundle, described: str, precision: str, got: np.ndarray, reference: np.ndarray) -> Check:
-    span, span_source = action_range(bundle.spec, reference)
-    metrics = error_metrics(got, reference, span)
-    data: dict[str, Any] = {"backend": described, "precision": precision, "range_definition": span_source,
+    if got.shape != reference.shape:
+        return Check(FAIL, "smoke run", f"{described}: actions of shape {got.shape}, parity.npz holds {reference.shape}",
+                     "re-export the bundle (act-edge export CKPT)")
+    metrics = action_errors(bundle.spec, reference, got)
+    data: dict[str, Any] = {"backend": described, "precision": precision, "range_definition": metrics["range_definition"],
                             **{k: metrics[k] for k in ("max_abs", "max_abs_pct_range", "finite")}}
     if not metrics["finite"]:
         return Check(FAIL, "smoke run", f"{described}: non-finite actions on parity.npz",
@@ -69,8 +71,7 @@ def judge(bundle: Bundle, described: str, precision: str, got: np.ndarray, refer
         within = err <= limit
         limit_text = f"{limit:g}%"
     else:
-        unit = normalized_unit(bundle.spec)
-        err = float((np.abs(got.astype(np.float64) - reference.astype(np.float64)) / unit).max())
+        err = metrics["max_abs_normalized"]
         limit = float(bundle.manifest.get("parity", {}).get("onnx_fp32", {}).get("tolerance", FP32_TOLERANCE_DEFAULT))
         what = f"{err:.3g} normalized action units"
         data.update(max_abs_normalized=err, tolerance=limit, tolerance_unit="normalized")

@@ -17,17 +17,16 @@ from ..bundle import (ONNX_FP16, ONNX_FP32, PARITY_INPUTS, artifact_entry, io_de
                       write_bundle_atomic)
 from ..bundle_dest import check_destination
 from ..errors import ActEdgeError, ParityError
+from ..metrics import ERROR_FIGURES, action_errors
 from ..synthetic_inputs import random_inputs
 from .checkpoint import LoadedCheckpoint, build_model, check_runtime
 from .onnx_export import MIN_OPSET, export_onnx
 from .onnx_runner import run_onnx
-from .parity import compare
 from .stats import model_figures
 
 PARITY_TOLERANCE = 5e-5  # max abs error, normalized action units, fp32 ONNX vs torch
 PARITY_BATCHES = (1, 3)
 PARITY_SEED = 20240
-FIGURES = ("max_abs", "max_abs_normalized", "max_abs_pct_range", "rmse_pct_range")  # from parity.compare
 
 
 def export_bundle(ckpt: LoadedCheckpoint, dest: str | Path, *, fp16: bool = False, opset: int = MIN_OPSET,
@@ -88,7 +87,7 @@ def _fp32_parity(model, onnx_path: Path, tolerance: float) -> tuple[dict[str, An
         with torch.no_grad():
             ref = model(**{k: torch.from_numpy(v) for k, v in inputs.items()}).numpy()
         got = run_onnx(onnx_path, inputs)
-        err = compare(spec, ref, got)
+        err = action_errors(spec, ref, got)
         if worst is None or err["max_abs_normalized"] > worst["max_abs_normalized"]:
             worst = err
         if not err["finite"] or not err["max_abs_normalized"] <= tolerance:  # NaN fails too
@@ -113,11 +112,11 @@ def _write_fp16(tmp: Path, spec) -> dict[str, Any]:
     inputs = random_inputs(spec, 3, PARITY_SEED + 16)
     ref = run_onnx(tmp / "model.onnx", inputs)
     got = run_onnx(tmp / "model.fp16.onnx", inputs)
-    err = compare(spec, ref, got)
+    err = action_errors(spec, ref, got)
     if not err["finite"]:
         raise ParityError("the fp16 ONNX produces non-finite actions (fp16 overflow); export without --fp16")
-    if not all(math.isfinite(err[k]) for k in FIGURES):  # never a bare NaN in the manifest
-        raise ParityError(f"fp16 error figures are not finite ({', '.join(f'{k} {err[k]}' for k in FIGURES)})")
+    if not all(math.isfinite(err[k]) for k in ERROR_FIGURES):  # never a bare NaN in the manifest
+        raise ParityError(f"fp16 error figures are not finite ({', '.join(f'{k} {err[k]}' for k in ERROR_FIGURES)})")
     return {**err, "method": "onnxruntime CPUExecutionProvider, real fp16 kernels (proxy: GPU tensor cores "
                              "accumulate differently)", "reference": "fp32 ONNX", "batch": 3}
 

@@ -1,4 +1,5 @@
-"""Engine verification: actions on the bundle's parity inputs vs the fp32 reference, as % of action range.
+"""Engine verification: actions on the bundle's parity inputs vs the fp32 reference, as % of action range
+(act_edge.metrics: the definition the exporter's fp16 figure uses).
 
 The reference is the fp32 ONNX run by onnxruntime when it is installed, else the torch fp32 actions
 stored in parity.npz (which the exporter already matched to the fp32 ONNX). Errors are reported per
@@ -21,32 +22,11 @@ from ..errors import ParityError
 DEFAULT_MAX_ERROR_PCT = {"fp32": 0.1, "fp16": 2.0}
 
 
-def action_range(bundle: Bundle, reference: np.ndarray) -> tuple[np.ndarray, str]:
-    """Per-dimension action range (act_edge.metrics: the same definition as the exporter's fp16 figure)."""
-    return metrics.action_range(bundle.spec, reference)
-
-
-def error_metrics(got: np.ndarray, ref: np.ndarray, span: np.ndarray) -> dict[str, Any]:
-    """max abs and RMSE, absolute and as % of `span` (per action dim and overall)."""
+def engine_errors(bundle: Bundle, got: np.ndarray, ref: np.ndarray) -> dict[str, Any]:
+    """act_edge.metrics.action_errors of the engine's actions; ParityError if their shape is not the reference's."""
     if got.shape != ref.shape:
         raise ParityError(f"engine output shape {got.shape} != reference shape {ref.shape}")
-    err = got.astype(np.float64) - ref.astype(np.float64)
-    flat = err.reshape(-1, err.shape[-1])
-    if not np.all(np.isfinite(flat)):
-        return {"max_abs": float("inf"), "rmse": float("inf"), "max_abs_pct_range": float("inf"),
-                "rmse_pct_range": float("inf"), "finite": False}
-    max_abs_dim = np.abs(flat).max(axis=0)
-    rmse_dim = np.sqrt((flat ** 2).mean(axis=0))
-    pct_max = 100.0 * max_abs_dim / span
-    pct_rmse = 100.0 * rmse_dim / span
-    return {
-        "max_abs": float(max_abs_dim.max()),
-        "rmse": float(np.sqrt((flat ** 2).mean())),
-        "max_abs_pct_range": float(pct_max.max()),
-        "rmse_pct_range": float(np.sqrt((pct_rmse ** 2).mean())),
-        "max_abs_pct_range_per_dim": [round(float(v), 6) for v in pct_max],
-        "finite": True,
-    }
+    return metrics.action_errors(bundle.spec, ref, got)
 
 
 def check_threshold(metrics: dict[str, Any], max_error_pct: float, what: str) -> None:
