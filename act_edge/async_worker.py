@@ -1,9 +1,9 @@
 """The inference worker of async mode: one thread that runs the backend on a single-slot hand-off.
 
 The control thread stages an observation into the backend's input buffers (only while the worker
-is idle, so the buffers are free), then `submit(tick, episode)`. The worker runs upload, execute,
-download, checks the chunk is finite and copies it into its own preallocated `result`, then marks
-it finished. A job is in flight exactly while the `_done` lock is held: the worker sets `finished`
+is idle, so the buffers are free), then `submit(tick, episode)`. The worker runs the backend
+(Backend.run: upload, execute, download, finite check) and copies the chunk into its own
+preallocated `result`, then marks it finished. A job is in flight exactly while the `_done` lock is held: the worker sets `finished`
 or `error` and then releases it, one transition, so whoever sees `running` false also sees the
 outcome. The control thread takes the result before the next submit. Wake-ups use two raw locks,
 so neither thread allocates per job.
@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from .ensemble import check_finite
 
 
 class InferenceWorker:
@@ -77,10 +76,7 @@ class InferenceWorker:
             if self._stop:
                 break
             try:
-                be.upload(1)
-                be.execute(1)
-                chunk = be.download(1)[0]
-                check_finite(chunk)
+                chunk, _ = be.run(1, first=True)  # upload, execute, download, finite check
                 np.copyto(result, chunk)
             except BaseException as exc:  # surfaced by the next step() with its own message
                 self.error = exc

@@ -21,33 +21,14 @@ from .ensemble import _F64_SPAN, ChunkQueue, TemporalEnsemble, check_finite
 from .errors import ActionError, ArgumentError, BundleError, ConcurrentUseError, PolicyClosedError
 from .observation import ObservationValidator
 from .post_steps import PostSteps
-from .profiler import STAGES, ChunkStats, StageProfiler, format_report
+from .profiler import ChunkStats, NullProfiler, Stage, StageProfiler, format_report
 from .spec import ActSpec
 
 INFERENCE_MODES = ("sync", "async")
 _FROM_MANIFEST: Any = type("FromManifest", (), {"__repr__": lambda self: "<from manifest>"})()
-VALIDATE, STAGE, H2D, INFER, D2H, ENSEMBLE, TOTAL = range(len(STAGES))
-
-
-class _NoProfiler:
-    """Stand-in when profiling is off: same calls, no clock reads."""
-
-    count = 0
-
-    def start(self) -> int:
-        return 0
-
-    def mark(self, stage: int, since: int) -> int:
-        return 0
-
-    def end(self, t0: int, now: int | None = None) -> None:
-        pass
-
-    def reset(self) -> None:
-        pass
-
-    def report(self) -> dict[str, Any]:
-        return {"steps": 0, "window": 0, "unit": "us", "stages": {}, "profiling": "off"}
+# Plain ints on the control path: an IntEnum member lookup costs ~0.4 us, and a step marks up to 6 stages.
+VALIDATE, STAGE, INFER, D2H, ENSEMBLE = (int(Stage.VALIDATE), int(Stage.STAGE_INPUTS), int(Stage.INFER),
+                                        int(Stage.DEVICE_TO_HOST), int(Stage.ENSEMBLE))
 
 
 class Policy:
@@ -92,7 +73,7 @@ class Policy:
             if temporal_ensemble_coeff is not None else None
         self._queue = ChunkQueue(spec.chunk_size, spec.action_dim, n_action_steps) \
             if temporal_ensemble_coeff is None else None
-        self._prof: StageProfiler | _NoProfiler = StageProfiler(profile_capacity) if profile else _NoProfiler()
+        self._prof: StageProfiler | NullProfiler = StageProfiler(profile_capacity) if profile else NullProfiler()
         self.post_steps = PostSteps(bundle.manifest.get("runtime", {}).get("post_steps"), spec.action_dim)
         self._chunk_shape = (spec.chunk_size, spec.action_dim)
         # Held by the thread inside step/predict_chunk/reset/close; never waited for (acquire(False)).
@@ -189,9 +170,7 @@ class Policy:
                                    max_batch=max_batch, options=backend_options)
         try:
             for _ in range(int(warmup)):
-                be.upload(1)
-                be.execute(1)
-                be.download(1)
+                be.run(1, finite=False)  # zero inputs: their actions are not checked
             policy = cls(bundle, be, None if coeff is None else float(coeff), steps, profile=profile,
                          skipped_backends=skipped, inference=inference, refill_margin=refill_margin)
         except BaseException:
@@ -253,33 +232,17 @@ class Policy:
         if queue is None or queue.needs_chunk:
             self._validator.stage(obs, self._inputs, 1)
             t = prof.mark(STAGE, t)
-            be = self.backend
-            be.upload(1)
-            t = prof.mark(H2D, t)
-            be.execute(1)
-            t = prof.mark(INFER, t)
-            chunk = be.download(1)[0]
-            t = prof.mark(D2H, t)
-            if queue is None:  # update() and push() refuse a non-finite chunk before they change state
-                action = self._ensemble.update(chunk)  # type: ignore[union-attr]
-                if self.post_steps:
-                    self.post_steps.apply(action)
-                _check_action(action)  # post-steps, and ensemble sums of values near float32's limit
-                t = prof.mark(ENSEMBLE, t)
-                prof.end(t0, t)
-                self._chunks.arrival()
-                self._chunks.tick(0)
-                return action
-            queue.push(chunk)
+            # finite=False, first=True (positional: keyword parsing costs on this path): update() and
+            # push() run the same check_finite (same message) before they change state.
+            chunk, t = self.backend.run(1, prof, t, False, True)
             self._chunks.arrival()
+            if queue is None:
+                self._chunks.tick(0)
+                action = self._ensemble.update(chunk)  # type: ignore[union-attr]
+                return self._end_step(action, t0, t, True, True)  # always check: ensemble sums near float32's limit
+            queue.push(chunk)
         self._chunks.tick(queue.n_action_steps - queue.remaining)  # the row executed = the chunk's age
-        action = queue.pop()
-        if self.post_steps:  # a popped row is a row of a checked chunk: only post-steps can break it
-            self.post_steps.apply(action)
-            _check_action(action)
-        t = prof.mark(ENSEMBLE, t)
-        prof.end(t0, t)
-        return action
+        return self._end_step(queue.pop(), t0, t)  # a row of a checked chunk: only post-steps can break it
 
     def _step_async(self, obs: Mapping[str, Any]) -> np.ndarray:
         """validate -> take a finished chunk -> hand off the observation if idle and due -> action."""
@@ -318,12 +281,20 @@ class Policy:
             t = prof.mark(STAGE, t)
         action, starved = self._pop_async(tick)
         self._chunks.tick(tick - self._newest_t0, starved)
-        if self.post_steps and not starved:  # a repeated action already went through post-steps
+        self._tick = tick + 1
+        return self._end_step(action, t0, t, post_steps=not starved)  # a repeated action had its post-steps
+
+    def _end_step(self, action: np.ndarray, t0: int, t: int, post_steps: bool = True,
+                  always_check: bool = False) -> np.ndarray:
+        """The end of every step (sync and async): post-steps, the final finite check (after post-steps;
+        always with `always_check`), the ensemble stage and the step's profile row."""
+        if post_steps and self.post_steps:
             self.post_steps.apply(action)
             _check_action(action)
-        self._tick = tick + 1
-        t = prof.mark(ENSEMBLE, t)
-        prof.end(t0, t)
+        elif always_check:
+            _check_action(action)
+        t = self._prof.mark(ENSEMBLE, t)
+        self._prof.end(t0, t)
         return action
 
     def _fold(self, tick: int) -> None:
@@ -391,20 +362,14 @@ class Policy:
         t = prof.mark(VALIDATE, t0)
         self._validator.stage(obs, self._inputs, batch, batched=batched)
         t = prof.mark(STAGE, t)
-        be = self.backend
-        be.upload(batch)
-        t = prof.mark(H2D, t)
-        be.execute(batch)
-        t = prof.mark(INFER, t)
-        result = be.download(batch)
-        check_finite(result)
+        result, t = self.backend.run(batch, prof, t)
         if not batched:
             result = result[0]
         if out is None:
             out = result.copy()
         else:
             np.copyto(out, result)
-        t = prof.mark(D2H, t)
+        t = prof.mark(D2H, t)  # the copy out counts with the download
         prof.end(t0, t)
         return out
 
@@ -421,7 +386,7 @@ class Policy:
     def profile_samples(self) -> dict[str, np.ndarray]:
         """Per-stage durations (us) of the steps in the profiler's window, oldest first; a stage
         skipped in a step (chunk-queue steps run no model) is left out of that stage's array."""
-        if isinstance(self._prof, _NoProfiler):
+        if isinstance(self._prof, NullProfiler):
             return {}
         data = self._prof.samples()
         return {name: data[:, j] if name == "total" else data[:, j][data[:, j] > 0]

@@ -7,11 +7,49 @@ nothing is allocated per step. `report()` (percentiles, jitter) does the work, o
 from __future__ import annotations
 
 import time
+from enum import IntEnum
 from typing import Any
 
 import numpy as np
 
-STAGES = ("validate", "stage_inputs", "host_to_device", "infer", "device_to_host", "ensemble", "total")
+
+class Stage(IntEnum):
+    """Profiler stage indices (C++: act_edge::Stage in profiler.hpp, same order and values)."""
+
+    VALIDATE = 0
+    STAGE_INPUTS = 1
+    HOST_TO_DEVICE = 2
+    INFER = 3
+    DEVICE_TO_HOST = 4
+    ENSEMBLE = 5
+    TOTAL = 6
+
+
+STAGES = tuple(stage.name.lower() for stage in Stage)  # "validate", ..., "total": the report's names
+
+
+class NullProfiler:
+    """Stand-in when profiling is off: StageProfiler's recording calls, no clock reads."""
+
+    count = 0
+
+    def start(self) -> int:
+        return 0
+
+    def mark(self, stage: int, since: int) -> int:
+        return 0
+
+    def end(self, t0: int, now: int | None = None) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+    def report(self) -> dict[str, Any]:
+        return {"steps": 0, "window": 0, "unit": "us", "stages": {}, "profiling": "off"}
+
+
+NO_PROFILE = NullProfiler()
 
 
 class StageProfiler:
