@@ -14,7 +14,7 @@ import sys
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
@@ -41,6 +41,17 @@ class _Camera:
     input_name: str  # graph input holding this camera ("images", "images_480x640", "depth", ...)
     index: int  # position in that input's N axis
     shape: tuple[int, ...]  # (H, W, 3) for colour, (H, W) for depth
+
+
+class _Field(NamedTuple):
+    """One array of an observation, as validate() checks it."""
+
+    label: str  # how messages name it: "state", "images['top']"
+    source: Optional[str]  # the dict holding it ("images", "depth"), None for a top-level field
+    key: str  # its key in that dict (or in the observation)
+    dtypes: tuple  # accepted dtypes, the first one named in messages
+    shape: tuple  # expected shape without the batch axis
+    finite: bool  # nan/inf and float32 overflow are refused
 
 
 class ObservationValidator:
@@ -84,7 +95,7 @@ class ObservationValidator:
         self._descs_dict = self._descriptors(stacked=False)
         self._descs_stacked = self._descriptors(stacked=True) if self.stacked_input else []
         # Indices of the float fields (finite check), for dict-images [0] and stacked [1] layouts.
-        self._finite_idx = tuple(tuple(i for i, d in enumerate(descs) if d[5])
+        self._finite_idx = tuple(tuple(i for i, d in enumerate(descs) if d.finite)
                                  for descs in (self._descs_dict, self._descs_stacked))
 
     # ---------------------------------------------------------------------------------------------
@@ -120,14 +131,14 @@ class ObservationValidator:
             if not isinstance(depth, Mapping):
                 raise ObservationError(f"depth: expected a dict of cameras, got {type(depth).__name__}")
             self._check_cameras("depth", depth, batched)
-        # The arrays, in the order of `descs`: (label, source, key, dtypes, shape, check_finite).
-        arrs = [obs[key] if src is None else obs[src][key] for _, src, key, _, _, _ in descs]
+        # The arrays, in the order of `descs`.
+        arrs = [obs[d.key] if d.source is None else obs[d.source][d.key] for d in descs]
         i = 0
         for arr in arrs:
             if type(arr) is not np.ndarray and not isinstance(arr, np.ndarray):
-                raise ObservationError(f"{descs[i][0]}: expected a numpy array, got {type(arr).__name__}")
-            if arr.dtype not in descs[i][3]:
-                raise ObservationError(f"{descs[i][0]}: expected dtype {descs[i][3][0]}, got {arr.dtype}")
+                raise ObservationError(f"{descs[i].label}: expected a numpy array, got {type(arr).__name__}")
+            if arr.dtype not in descs[i].dtypes:
+                raise ObservationError(f"{descs[i].label}: expected dtype {descs[i].dtypes[0]}, got {arr.dtype}")
             i += 1
         batch = 1
         if batched:
@@ -136,7 +147,7 @@ class ObservationValidator:
                 batch = state.shape[0]
         i = 0
         for arr in arrs:
-            label, _, _, _, shape, _ = descs[i]
+            label, shape = descs[i].label, descs[i].shape
             i += 1
             if batched:
                 if arr.shape[1:] != shape or arr.ndim != len(shape) + 1:
@@ -154,19 +165,18 @@ class ObservationValidator:
             # max/min propagate nan and keep +-inf, raise no FP flags and allocate nothing; a nan
             # fails both comparisons, and so does a float64 value the float32 cast would make inf.
             if not (-_F32_MAX <= _min(flat) and _max(flat) <= _F32_MAX):
-                _reject_value(descs[i][0], flat)
+                _reject_value(descs[i].label, flat)
         return batch
 
-    def _descriptors(self, stacked: bool) -> list[tuple[str, str | None, str, tuple[np.dtype, ...], tuple[int, ...], bool]]:
-        d: list[tuple[str, str | None, str, tuple[np.dtype, ...], tuple[int, ...], bool]] = [
-            ("state", None, "state", FLOAT_DTYPES, (self.vectors["state"][1],), True)]
+    def _descriptors(self, stacked: bool) -> list[_Field]:
+        d = [_Field("state", None, "state", FLOAT_DTYPES, (self.vectors["state"][1],), True)]
         if stacked:
-            d.append(("images", None, "images", (_U8,), self.stacked_shape, False))  # type: ignore[arg-type]
+            d.append(_Field("images", None, "images", (_U8,), self.stacked_shape, False))  # type: ignore[arg-type]
         else:
-            d.extend((f"images[{c.name!r}]", "images", c.name, (_U8,), c.shape, False) for c in self.images)
-        d.extend((f"depth[{c.name!r}]", "depth", c.name, (_F32,), c.shape, True) for c in self.depth)
+            d.extend(_Field(f"images[{c.name!r}]", "images", c.name, (_U8,), c.shape, False) for c in self.images)
+        d.extend(_Field(f"depth[{c.name!r}]", "depth", c.name, (_F32,), c.shape, True) for c in self.depth)
         if "env_state" in self.vectors:
-            d.append(("env_state", None, "env_state", FLOAT_DTYPES, (self.vectors["env_state"][1],), True))
+            d.append(_Field("env_state", None, "env_state", FLOAT_DTYPES, (self.vectors["env_state"][1],), True))
         return d
 
     def _check_cameras(self, field: str, given: Mapping[str, Any], batched: bool) -> None:

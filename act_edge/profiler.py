@@ -61,9 +61,9 @@ class StageProfiler:
     steps where it ran.
     """
 
-    __slots__ = ("stages", "capacity", "_ring", "_row", "_zero_row", "_i", "count", "enabled", "_now", "_total")
+    __slots__ = ("stages", "capacity", "_ring", "_row", "_zero_row", "_i", "count", "_now", "_total")
 
-    def __init__(self, capacity: int = 4096, stages: tuple[str, ...] = STAGES, enabled: bool = True) -> None:
+    def __init__(self, capacity: int = 4096, stages: tuple[str, ...] = STAGES) -> None:
         if capacity < 1:
             raise ValueError(f"profiler capacity must be >= 1, got {capacity}")
         self.stages = stages
@@ -74,7 +74,6 @@ class StageProfiler:
         self._total = len(stages) - 1
         self._i = 0
         self.count = 0  # steps recorded since reset (may exceed capacity)
-        self.enabled = enabled
         self._now = time.perf_counter_ns
 
     def start(self) -> int:

@@ -1,4 +1,4 @@
-"""The one module of the bench that calls the Policy API: load a policy, read its profiler.
+"""Load a policy for the bench and read its profiler (the runner also calls Policy.step / predict_chunk).
 
 The bench reports each stage under the runtime profiler's names (`act_edge.profiler.STAGES`) with
 explicit units: `p50_us ... std_us, count`.

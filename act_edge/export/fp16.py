@@ -20,7 +20,6 @@ DEFAULT_KEEP_OPS = frozenset({
 DEFAULT_KEEP_NODE_PREFIXES = ("/preprocess/", "/postprocess/")
 # Inputs that the ONNX spec requires to be float32 whatever the data type (op -> input indices).
 _FLOAT32_ONLY_INPUTS = {"Resize": {1, 2}}
-_FLOAT_TYPES = None  # set lazily: {FLOAT, FLOAT16}
 
 
 def convert_to_fp16(model, keep_ops=DEFAULT_KEEP_OPS, keep_node_prefixes=DEFAULT_KEEP_NODE_PREFIXES):
@@ -130,21 +129,6 @@ def convert_to_fp16(model, keep_ops=DEFAULT_KEEP_OPS, keep_node_prefixes=DEFAULT
     model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     onnx.checker.check_model(model)
     return model
-
-
-def precision_summary(model) -> dict[str, int]:
-    """Count of nodes per (op type, compute precision) - for the export summary and tests."""
-    from onnx import TensorProto
-
-    counts: dict[str, int] = defaultdict(int)
-    types = {v.name: v.type.tensor_type.elem_type for v in [*model.graph.value_info, *model.graph.output]}
-    for t in model.graph.initializer:
-        types[t.name] = t.data_type
-    for node in model.graph.node:
-        out_type = types.get(node.output[0]) if node.output else None
-        tag = {TensorProto.FLOAT16: "fp16", TensorProto.FLOAT: "fp32"}.get(out_type, "other")
-        counts[f"{node.op_type}:{tag}"] += 1
-    return dict(counts)
 
 
 def _to_fp16(arr: np.ndarray, name: str) -> np.ndarray:

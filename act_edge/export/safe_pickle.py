@@ -6,7 +6,7 @@ is called:
 
 - `load_plain_pickle(path)`: a stand-alone pickle (the original ACT's `dataset_stats.pkl`). A
   `pickle.Unpickler` whose `find_class` admits numpy arrays / dtypes / scalars and plain containers.
-- `load_torch_checkpoint(path, omegaconf=...)`: a torch.save zip (weights, Lightning checkpoints).
+- `load_torch_checkpoint(path, lightning=...)`: a torch.save zip (weights, Lightning checkpoints).
   torch's own `weights_only=True` unpickler (tensors, plain containers), extended through
   `torch.serialization.safe_globals` with numpy and, for Lightning, with *stand-ins* for the
   omegaconf classes. omegaconf is not imported (nor needed): the stand-ins carry omegaconf's module
