@@ -219,15 +219,17 @@ class Policy:
         try:
             if self._closed:
                 raise _closed("step")
-            return self._step(obs) if self._worker is None else self._step_async(obs)
+            prof = self._prof
+            t0 = prof.start()
+            self._validator.validate(obs)
+            t = prof.mark(VALIDATE, t0)
+            return self._step(obs, t0, t) if self._worker is None else self._step_async(obs, t0, t)
         finally:
             self._busy.release()
 
-    def _step(self, obs: Mapping[str, Any]) -> np.ndarray:
+    def _step(self, obs: Mapping[str, Any], t0: int, t: int) -> np.ndarray:
+        """stage -> run the model (when the ensemble or an empty queue needs a chunk) -> action."""
         prof = self._prof
-        t0 = prof.start()
-        self._validator.validate(obs)
-        t = prof.mark(VALIDATE, t0)
         queue = self._queue
         if queue is None or queue.needs_chunk:
             self._validator.stage(obs, self._inputs, 1)
@@ -244,12 +246,9 @@ class Policy:
         self._chunks.tick(queue.n_action_steps - queue.remaining)  # the row executed = the chunk's age
         return self._end_step(queue.pop(), t0, t)  # a row of a checked chunk: only post-steps can break it
 
-    def _step_async(self, obs: Mapping[str, Any]) -> np.ndarray:
-        """validate -> take a finished chunk -> hand off the observation if idle and due -> action."""
+    def _step_async(self, obs: Mapping[str, Any], t0: int, t: int) -> np.ndarray:
+        """take a finished chunk -> hand off the observation if idle and due -> action."""
         prof = self._prof
-        t0 = prof.start()
-        self._validator.validate(obs)
-        t = prof.mark(VALIDATE, t0)
         w = self._worker
         err = w.take_error()  # type: ignore[union-attr]
         if err is not None:
