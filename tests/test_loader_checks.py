@@ -179,12 +179,12 @@ def test_nan_parity_figure_is_a_failure(tiny_checkpoint, tmp_path, monkeypatch, 
 
     ckpt = load_checkpoint(tiny_checkpoint)
     if stage == "fp32":
-        monkeypatch.setattr(pipeline, "compare", _nan_figure(pipeline.compare))
+        monkeypatch.setattr(pipeline, "action_errors", _nan_figure(pipeline.action_errors))
     else:
         real_write = pipeline._write_fp16
 
         def write_fp16(tmp, spec):
-            monkeypatch.setattr(pipeline, "compare", _nan_figure(pipeline.compare))
+            monkeypatch.setattr(pipeline, "action_errors", _nan_figure(pipeline.action_errors))
             return real_write(tmp, spec)
         monkeypatch.setattr(pipeline, "_write_fp16", write_fp16)
     with pytest.raises(ParityError) as e:
