@@ -267,23 +267,16 @@ def test_auto_falls_through_the_real_tensorrt_backend_when_it_cannot_run(bundle:
     assert any("tensorrt" in s.lower() and "not importable" in s for s in p.skipped_backends), p.skipped_backends
 
 
-def test_exported_tiny_bundle_end_to_end(tmp_path: Path) -> None:
+def test_exported_tiny_bundle_end_to_end(exported_bundle: Path) -> None:
     """A real exported bundle: onnxruntime fp32 and the torch backend reproduce parity.npz, and the
     ensemble runs on top."""
-    pytest.importorskip("torch")
-    from act_edge.export.checkpoint import load_checkpoint
-    from act_edge.export.formats import native
-    from act_edge.export.pipeline import export_bundle
-    from act_edge.export.presets import random_checkpoint
-
-    ckpt = tmp_path / "tiny.pt"
-    native.save(ckpt, *random_checkpoint("tiny", seed=5))
-    path = export_bundle(load_checkpoint(ckpt), tmp_path / "tiny.actedge", fp16=False, max_batch=2)
+    path = exported_bundle
     par = np.load(path / "parity.npz")
     obs = {k: par[k][0] for k in par.files if k != "actions"}
     ref = par["actions"][0]
     for backend in ("onnxruntime", "torch"):
         p = Policy.load(path, backend=backend, max_batch=2)
+        assert p.backend.precision == "fp32"
         np.testing.assert_allclose(p.predict_chunk(obs), ref, rtol=1e-4, atol=1e-4)
         chunk = ref.shape[0]
         actions = [p.step(obs).copy() for _ in range(chunk + 2)]
