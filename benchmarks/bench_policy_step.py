@@ -97,10 +97,11 @@ def bench_validate_only_tiny(benchmark) -> None:
 def synthetic_bundle(tmp_path_factory):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    from runtime_fixtures import build_bundle, tiny_spec
+    from bundles import build_synthetic_bundle, synthetic_spec
 
-    return build_bundle(tmp_path_factory.mktemp("bench") / "synthetic.actedge",
-                        tiny_spec(chunk=100, dof=14, cams=(("top", 64, 96), ("wrist", 64, 96))), fp16=False)
+    return build_synthetic_bundle(tmp_path_factory.mktemp("bench") / "synthetic.actedge",
+                                  synthetic_spec(chunk=100, dof=14, cams=(("top", 64, 96), ("wrist", 64, 96))),
+                                  fp16=False)
 
 
 def bench_step_onnxruntime_synthetic_graph(benchmark, synthetic_bundle) -> None:

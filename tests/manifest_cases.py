@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from act_edge.bundle import MANIFEST
-from runtime_fixtures import SyntheticBundle, build_bundle, tiny_spec
+from bundles import SyntheticBundle, build_synthetic_bundle, synthetic_spec
 
 CASES_FILE = Path(__file__).parent / "conformance" / "manifest_cases.json"
 
@@ -24,8 +24,8 @@ def load_cases() -> dict[str, Any]:
 def make_base(dest: Path) -> SyntheticBundle:
     """The base bundle the cases describe (`base` in the JSON file)."""
     base = load_cases()["base"]
-    return build_bundle(dest, spec=tiny_spec(chunk=8, dof=5), runtime=base["runtime"], max_batch=base["max_batch"],
-                        fp16=base["fp16"])
+    return build_synthetic_bundle(dest, spec=synthetic_spec(chunk=8, dof=5), runtime=base["runtime"],
+                                  max_batch=base["max_batch"], fp16=base["fp16"])
 
 
 def apply_mutations(bundle_dir: Path, mutate: list[dict[str, Any]]) -> None:

@@ -20,7 +20,7 @@ from act_edge import ActionError, ArgumentError, ConcurrentUseError, Observation
 from act_edge.backends.base import Backend, allocate_io
 from act_edge.bundle import Bundle, io_description
 from act_edge.ensemble import TemporalEnsemble
-from runtime_fixtures import random_obs, tiny_spec
+from bundles import random_obs, synthetic_spec
 
 # --- the ensemble maths -------------------------------------------------------------------------
 
@@ -177,7 +177,7 @@ class GatedBackend(Backend):
         return self._output[:batch]
 
 
-SPEC = tiny_spec(chunk=8, dof=4, cams=(("top", 6, 8),))
+SPEC = synthetic_spec(chunk=8, dof=4, cams=(("top", 6, 8),))
 
 
 def make_policy(coeff: float | None = 0.01, n_steps: int = 1, gated: bool = True, **kw) -> tuple[Policy, GatedBackend]:
@@ -432,9 +432,9 @@ def test_load_async_onnxruntime_leaves_a_core_to_the_control_thread(tmp_path: Pa
     pytest.importorskip("onnxruntime")
     import os
 
-    from runtime_fixtures import build_bundle
+    from bundles import build_synthetic_bundle
 
-    b = build_bundle(tmp_path / "s.actedge", tiny_spec(env_state_dim=3))
+    b = build_synthetic_bundle(tmp_path / "s.actedge", synthetic_spec(env_state_dim=3))
     obs = random_obs(b.spec, np.random.default_rng(13))
     with Policy.load(b.path, backend="onnxruntime", inference="async") as p:
         threads = p.backend._session.get_session_options().intra_op_num_threads

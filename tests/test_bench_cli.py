@@ -18,9 +18,9 @@ HAVE_MPL = importlib.util.find_spec("matplotlib") is not None
 
 
 @pytest.fixture(scope="module")
-def bench_run(tiny_bundle, tiny_checkpoint, tmp_path_factory):
+def bench_run(exported_bundle, tiny_checkpoint, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    args = [str(tiny_bundle), "--backend", "onnxruntime", "--precision", "fp32", "--iters", "20", "--warmup", "2",
+    args = [str(exported_bundle), "--backend", "onnxruntime", "--precision", "fp32", "--iters", "20", "--warmup", "2",
             "--duration", "1", "--compare", str(tiny_checkpoint), "--seed", "7", "--json", str(out / "out.json")]
     if HAVE_MPL:
         args += ["--plot", str(out / "out.png")]
@@ -73,8 +73,8 @@ def test_plot_written(bench_run):
 
 
 @pytest.mark.skipif(HAVE_MPL, reason="matplotlib installed")
-def test_plot_without_matplotlib_fails_before_running(tiny_bundle, tmp_path):
-    res = run_cli("bench", str(tiny_bundle), "--plot", str(tmp_path / "x.png"))
+def test_plot_without_matplotlib_fails_before_running(synthetic_bundle, tmp_path):
+    res = run_cli("bench", str(synthetic_bundle.path), "--plot", str(tmp_path / "x.png"))
     assert res.returncode == 2
     assert "--plot needs matplotlib: pip install 'act-edge[plot]'" in res.stderr
 
@@ -86,18 +86,18 @@ def test_plot_without_matplotlib_fails_before_running(tiny_bundle, tmp_path):
     (["--json", "/nonexistent/dir/x.json"],
      "argument --json: /nonexistent/dir/x.json: directory /nonexistent/dir does not exist"),
 ])
-def test_argument_errors(tiny_bundle, args, message):
-    res = run_cli("bench", str(tiny_bundle), *args)
+def test_argument_errors(synthetic_bundle, args, message):
+    res = run_cli("bench", str(synthetic_bundle.path), *args)
     assert res.returncode == 2
     assert res.stderr.strip() == f"act-edge bench: error: {message}"
 
 
-def test_runs_without_torch(tiny_bundle, tmp_path):
+def test_runs_without_torch(synthetic_bundle, tmp_path):
     """Without --compare / --backend torch the bench never imports torch."""
     import subprocess
 
     code = ("import sys; sys.modules['torch'] = None; from act_edge.cli.main import main; "
-            f"sys.exit(main(['bench', {str(tiny_bundle)!r}, '--backend', 'onnxruntime', '--iters', '3', "
+            f"sys.exit(main(['bench', {str(synthetic_bundle.path)!r}, '--backend', 'onnxruntime', '--iters', '3', "
             f"'--warmup', '1', '--duration', '0.2', '--batch', '2', '--json', {str(tmp_path / 'r.json')!r}]))")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})

@@ -9,8 +9,8 @@ from act_edge.bench.policy_adapter import normalize_report
 from act_edge.bundle import load_bundle
 
 
-def test_synthetic_pool_is_seeded_realistic_and_never_zero(tiny_bundle):
-    b = load_bundle(tiny_bundle)
+def test_synthetic_pool_is_seeded_realistic_and_never_zero(synthetic_bundle):
+    b = load_bundle(synthetic_bundle.path)
     pool = synthetic.make_pool(b, 4, seed=5)
     again = synthetic.make_pool(b, 4, seed=5)
     other = synthetic.make_pool(b, 4, seed=6)
@@ -27,9 +27,11 @@ def test_synthetic_pool_is_seeded_realistic_and_never_zero(tiny_bundle):
     assert not np.array_equal(pool[0]["state"], other[0]["state"])
     batch = synthetic.stack(pool[:3])
     assert batch["state"].shape == (3, spec.state_dim)
-    assert batch["images"]["front"].shape == (3, 64, 96, 3)
+    assert batch["images"]["wrist"].shape == (3, 24, 32, 3)
+    assert batch["env_state"].shape == (3, spec.env_state_dim)
     feeds = synthetic.graph_inputs(b, pool[0])
-    assert feeds["images"].shape == (1, 2, 64, 96, 3) and feeds["state"].shape == (1, spec.state_dim)
+    assert feeds["images"].shape == (1, 2, 24, 32, 3) and feeds["state"].shape == (1, spec.state_dim)
+    np.testing.assert_array_equal(feeds["images"][0, 1], pool[0]["images"]["wrist"])
 
 
 def test_normalize_puts_units_in_keys_and_keeps_profiler_order():

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from _tiny_bundle import make_bundle
 from act_edge.cli import main as cli_main
 from act_edge.engine_registry import maybe_build_after_export
 
@@ -28,8 +27,8 @@ needs_no_trt = pytest.mark.skipif(_trt_importable(), reason="tensorrt is importa
 
 
 @pytest.fixture()
-def bundle(tmp_path):
-    return make_bundle(tmp_path / "tiny.actedge")
+def bundle(minimal_bundle):
+    return minimal_bundle
 
 
 @needs_no_trt

@@ -10,8 +10,8 @@ from act_edge.bundle import (MANIFEST, load_bundle, update_manifest, write_bundl
 from act_edge.errors import BundleError
 
 
-def test_manifest_describes_the_bundle(tiny_bundle):
-    b = load_bundle(tiny_bundle)
+def test_manifest_describes_the_bundle(exported_bundle):
+    b = load_bundle(exported_bundle)
     m = b.manifest
     assert m["format"] == "act-edge-bundle" and m["schema_version"] == 1
     assert [e["name"] for e in m["io"]["inputs"]] == ["images", "state"]
@@ -26,11 +26,11 @@ def test_manifest_describes_the_bundle(tiny_bundle):
     assert m["model"]["tokens"] == 2 + 2 * 2 * 3
 
 
-def test_parity_inputs_are_random_and_reproduce_with_onnxruntime(tiny_bundle):
+def test_parity_inputs_are_random_and_reproduce_with_onnxruntime(exported_bundle):
     pytest.importorskip("onnxruntime")
     from act_edge.export.onnx_runner import run_onnx
 
-    b = load_bundle(tiny_bundle)
+    b = load_bundle(exported_bundle)
     data = np.load(b.artifact_path("parity_inputs"), allow_pickle=False)
     inputs = {k: data[k] for k in ("images", "state")}
     assert inputs["images"].std() > 50 and np.abs(inputs["state"]).min() > 0
@@ -39,11 +39,11 @@ def test_parity_inputs_are_random_and_reproduce_with_onnxruntime(tiny_bundle):
     assert np.abs((got - data["actions"]) / scale).max() <= 5e-5
 
 
-def test_tampered_artifact_is_refused(tiny_bundle, tmp_path):
+def test_tampered_artifact_is_refused(synthetic_bundle, tmp_path):
     import shutil
 
     copy = tmp_path / "t.actedge"
-    shutil.copytree(tiny_bundle, copy)
+    shutil.copytree(synthetic_bundle.path, copy)
     with open(copy / "parity.npz", "r+b") as f:
         f.seek(100)
         f.write(b"\x00\x01\x02")
@@ -56,11 +56,11 @@ def test_tampered_artifact_is_refused(tiny_bundle, tmp_path):
     (lambda m: m.update(format="other"), "not an act-edge manifest"),
     (lambda m: m["spec"].update(chunk_size=0), "invalid spec: chunk_size"),
 ])
-def test_bad_manifests_are_refused(tiny_bundle, tmp_path, mutate, match):
+def test_bad_manifests_are_refused(synthetic_bundle, tmp_path, mutate, match):
     import shutil
 
     copy = tmp_path / "b.actedge"
-    shutil.copytree(tiny_bundle, copy)
+    shutil.copytree(synthetic_bundle.path, copy)
     m = json.loads((copy / MANIFEST).read_text())
     mutate(m)
     (copy / MANIFEST).write_text(json.dumps(m))
@@ -76,11 +76,11 @@ def test_not_a_bundle(tmp_path):
         load_bundle(tmp_path)
 
 
-def test_failed_build_leaves_nothing_and_keeps_the_old_bundle(tmp_path, tiny_bundle):
+def test_failed_build_leaves_nothing_and_keeps_the_old_bundle(tmp_path, synthetic_bundle):
     import shutil
 
     dest = tmp_path / "x.actedge"
-    shutil.copytree(tiny_bundle, dest)
+    shutil.copytree(synthetic_bundle.path, dest)
     before = sorted(p.name for p in dest.iterdir())
 
     def build(tmp):
@@ -104,11 +104,11 @@ def _engine_entry(bundle_dir, onnx_sha256, data=b"plan bytes"):
             "bytes": len(data), "key": key}
 
 
-def test_update_manifest_and_atomic_file_write(tiny_bundle, tmp_path):
+def test_update_manifest_and_atomic_file_write(synthetic_bundle, tmp_path):
     import shutil
 
     copy = tmp_path / "u.actedge"
-    shutil.copytree(tiny_bundle, copy)
+    shutil.copytree(synthetic_bundle.path, copy)
     sha = load_bundle(copy).artifact("onnx_fp16")["sha256"]
     entry = _engine_entry(copy, sha)
     update_manifest(copy, lambda m: m["engines"].append(entry))
@@ -123,12 +123,12 @@ def test_update_manifest_and_atomic_file_write(tiny_bundle, tmp_path):
     ("sha256", "abc", r"engines\[0\]\.sha256: expected a sha256"),
     ("bytes", float("nan"), r"engines\[0\]\.bytes: expected a finite number, got NaN"),
 ])
-def test_update_manifest_refuses_what_load_would_refuse(tiny_bundle, tmp_path, field, value, match):
+def test_update_manifest_refuses_what_load_would_refuse(synthetic_bundle, tmp_path, field, value, match):
     """build-engine records engines with update_manifest: a record the reader would refuse is never written."""
     import shutil
 
     copy = tmp_path / "v.actedge"
-    shutil.copytree(tiny_bundle, copy)
+    shutil.copytree(synthetic_bundle.path, copy)
     entry = _engine_entry(copy, load_bundle(copy).artifact("onnx_fp16")["sha256"])
     entry[field] = value
     before = (copy / MANIFEST).read_bytes()

@@ -17,7 +17,7 @@ import pytest
 import act_edge.bundle
 from act_edge import BundleError, Policy, load_bundle
 from act_edge.bundle import MANIFEST
-from runtime_fixtures import build_bundle, random_obs, tiny_spec
+from bundles import build_synthetic_bundle, random_obs, synthetic_spec
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -27,7 +27,7 @@ pytest.importorskip("onnx")
 def bundle(tmp_path: Path):
     """A bundle two levels below tmp_path, so `../../outside/` is tmp_path/outside."""
     (tmp_path / "outside").mkdir()
-    return build_bundle(tmp_path / "a" / "b.actedge", spec=tiny_spec(chunk=6, dof=4), fp16=False)
+    return build_synthetic_bundle(tmp_path / "a" / "b.actedge", spec=synthetic_spec(chunk=6, dof=4), fp16=False)
 
 
 def _set_path(bundle_dir: Path, value: str) -> None:

@@ -260,12 +260,12 @@ def test_check_destination_accepts_new_paths_and_previous_bundles(tmp_path):
 # --- helpers -------------------------------------------------------------------------------------------
 
 def _tiny_bundle_copy(tmp_path: Path) -> Path:
-    """A small synthetic bundle (tests/_tiny_bundle.py), made once per test under tmp_path."""
-    from _tiny_bundle import make_bundle
+    """A small synthetic bundle (tests/bundles.py), made once per test under tmp_path."""
+    from bundles import build_minimal_bundle
 
     src = tmp_path / "_src" / "t.actedge"
     if not src.exists():
-        make_bundle(src)
+        build_minimal_bundle(src)
     return src
 
 

@@ -94,8 +94,24 @@ ROWS = [
 ]
 
 
+class Places(dict):
+    """The rows' placeholders; {ckpt} and {ckpt_dir} export a checkpoint (torch) only for the rows that
+    name them, so the others run without torch (use str.format_map)."""
+
+    def __init__(self, request: pytest.FixtureRequest, **places: str) -> None:
+        super().__init__(**places)
+        self._request = request
+
+    def __missing__(self, key: str) -> str:
+        if key not in ("ckpt", "ckpt_dir"):
+            raise KeyError(key)
+        ckpt = self._request.getfixturevalue("tiny_checkpoint")
+        self.update(ckpt=str(ckpt), ckpt_dir=str(ckpt.parent))
+        return self[key]
+
+
 @pytest.fixture
-def places(tmp_path, tiny_checkpoint, tiny_bundle, monkeypatch):
+def places(tmp_path, synthetic_bundle, monkeypatch, request) -> Places:
     cwd = tmp_path / "cwd"
     scratch = tmp_path / "scratch"
     user = tmp_path / "keep"
@@ -105,8 +121,8 @@ def places(tmp_path, tiny_checkpoint, tiny_bundle, monkeypatch):
     (tmp_path / "file.txt").write_text("precious")
     (cwd / "mine.txt").write_text("precious")
     monkeypatch.chdir(cwd)
-    return {"ckpt": str(tiny_checkpoint), "ckpt_dir": str(tiny_checkpoint.parent), "bundle": str(tiny_bundle),
-            "dir": str(scratch), "user": str(user), "file": str(tmp_path / "file.txt"), "cwd": str(cwd)}
+    return Places(request, bundle=str(synthetic_bundle.path), dir=str(scratch), user=str(user),
+                  file=str(tmp_path / "file.txt"), cwd=str(cwd))
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -124,11 +140,11 @@ def _one_line(rc: int, err: str, culprit: str, argv: list[str]) -> None:
 
 @pytest.mark.parametrize("argv, culprit", ROWS, ids=[" ".join(r[0])[:60] or "(none)" for r in ROWS])
 def test_bad_value_is_one_line_exit_2(places, tmp_path, capsys, argv, culprit):
-    argv = [a.format(**places) for a in argv]
+    argv = [a.format_map(places) for a in argv]
     before = _snapshot(tmp_path)
     rc = main(argv)
     out, err = capsys.readouterr()
-    _one_line(rc, err, culprit.format(**places), argv)
+    _one_line(rc, err, culprit.format_map(places), argv)
     assert _snapshot(tmp_path) == before  # nothing written, nothing deleted
 
 
@@ -146,7 +162,7 @@ def test_the_table_covers_every_subcommand():
     (["export", "{ckpt}", "-o", "."], "-o/--output"),
 ])
 def test_real_entry_point(places, argv, culprit):
-    argv = [a.format(**places) for a in argv]
+    argv = [a.format_map(places) for a in argv]
     r = run_cli(*argv, cwd=Path(places["cwd"]))
     _one_line(r.returncode, r.stderr, culprit, argv)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime_fixtures import build_bundle, tiny_spec
+from bundles import build_synthetic_bundle, synthetic_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCH_LINE = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
@@ -52,7 +52,7 @@ def one_line_error(res: subprocess.CompletedProcess, command: str) -> str:
 def bundle(tmp_path_factory):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    return build_bundle(tmp_path_factory.mktemp("rt") / "rt.actedge", tiny_spec(chunk=8), fp16=False)
+    return build_synthetic_bundle(tmp_path_factory.mktemp("rt") / "rt.actedge", synthetic_spec(chunk=8), fp16=False)
 
 
 def test_init_without_torch_says_how_to_install_it(tmp_path):

@@ -20,10 +20,8 @@ from act_edge.bundle import MANIFEST, PARITY_INPUTS, sha256_file
 from act_edge.cli.main import main
 from act_edge.doctor import probes
 
-pytest.importorskip("onnx")  # the tiny bundle's graphs are built with onnx
+pytest.importorskip("onnx")  # the minimal bundle's graphs are built with onnx
 pytest.importorskip("onnxruntime")
-
-from _tiny_bundle import make_bundle  # noqa: E402
 
 CPU_LINES = [
     "ok    platform    not a Jetson (x86_64, Linux 6.1.0, Test CPU): no Jetson model in /proc/device-tree/model, "
@@ -80,8 +78,8 @@ def as_orin(monkeypatch: pytest.MonkeyPatch, installed: dict) -> None:
 
 
 @pytest.fixture
-def bundle(tmp_path: Path) -> Path:
-    return make_bundle(tmp_path / "tiny.actedge")
+def bundle(minimal_bundle: Path) -> Path:
+    return minimal_bundle
 
 
 def rewrite_manifest(path: Path, edit) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _tiny_bundle import CHUNK, H, STATE, W, make_bundle, reference
 from act_edge.bundle import ONNX_FP16, ONNX_FP32, load_bundle
 from act_edge.engine_registry import describe_engines
 from act_edge.engine_key import EngineKey, Machine, find_engine
@@ -22,13 +21,19 @@ from act_edge.trt.build import BuildOptions, default_timing_cache_path, profile_
 from act_edge.engine_registry import engine_key_for, register_engine
 from act_edge.metrics import action_errors, action_range
 from act_edge.trt.verify import check_threshold, engine_errors, parity_inputs, reference_actions
+from bundles import minimal_spec
 
 ORIN = Machine("10.3.0", "Orin", "8.7")
 
 
+SPEC = minimal_spec()
+CHUNK, STATE = SPEC.chunk_size, SPEC.state_dim
+H, W = SPEC.cameras[0].height, SPEC.cameras[0].width
+
+
 @pytest.fixture()
-def bundle(tmp_path: Path):
-    return load_bundle(make_bundle(tmp_path / "tiny.actedge"))
+def bundle(minimal_bundle: Path):
+    return load_bundle(minimal_bundle)
 
 
 def verify_ok() -> dict:
@@ -193,10 +198,11 @@ def test_action_range_from_min_max_normalization(bundle):
     assert span.tolist() == [10.0, 10.0] and source == "max - min (normalization stats)"
 
 
-def test_reference_is_the_fp32_onnx_and_matches_parity(bundle):
+def test_reference_is_the_fp32_onnx_and_matches_parity(bundle, minimal_synthetic):
     pytest.importorskip("onnxruntime", reason="onnxruntime not installed")
     inputs, torch_ref = parity_inputs(bundle)
     ref, name = reference_actions(bundle, inputs, torch_ref)
     assert name.startswith("onnx_fp32")
-    np.testing.assert_allclose(ref, reference(inputs["images"], inputs["state"]), rtol=1e-5, atol=1e-5)
+    want = minimal_synthetic.expected(inputs["images"], inputs["state"])
+    np.testing.assert_allclose(ref, want, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(ref, torch_ref, rtol=1e-5, atol=1e-5)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from act_edge import Policy
 from act_edge.ensemble import ChunkQueue, TemporalEnsemble
 from act_edge.errors import ActEdgeError, ActionError, ArgumentError, ObservationError
-from runtime_fixtures import SyntheticBundle, build_bundle, random_obs, tiny_spec
+from bundles import SyntheticBundle, build_synthetic_bundle, random_obs, synthetic_spec
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -24,15 +24,15 @@ pytest.importorskip("onnx")
 FUZZ = settings(max_examples=200, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 F32_MAX = float(np.finfo(np.float32).max)
-SPEC = tiny_spec(chunk=6, dof=5, cams=(("top", 6, 8), ("wrist", 6, 8)), env_state_dim=3)
+SPEC = synthetic_spec(chunk=6, dof=5, cams=(("top", 6, 8), ("wrist", 6, 8)), env_state_dim=3)
 DTYPES = ["float16", "float32", "float64", ">f4", "int8", "int64", "uint8", "bool", "complex64", "object", "<U3"]
 SPECIAL = [np.nan, np.inf, -np.inf, 1e300, -1e300, 3.5e38, F32_MAX, -F32_MAX, 1e-300, 0.0, -0.0, 1e30]
 
 
 @pytest.fixture(scope="module")
 def policies(tmp_path_factory: pytest.TempPathFactory):
-    b: SyntheticBundle = build_bundle(tmp_path_factory.mktemp("fuzz") / "fuzz.actedge", SPEC, max_batch=2,
-                                      fp16=False)
+    b: SyntheticBundle = build_synthetic_bundle(tmp_path_factory.mktemp("fuzz") / "fuzz.actedge", SPEC, max_batch=2,
+                                                fp16=False)
     made = {}
     for mode, kw in (("ensemble", dict(temporal_ensemble_coeff=0.05)),
                      ("queue", dict(temporal_ensemble_coeff=None, n_action_steps=4))):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime_fixtures import random_obs
+from bundles import random_obs
 
 
 def _cuda_available() -> bool:

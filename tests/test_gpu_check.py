@@ -57,12 +57,9 @@ def test_bench_device_is_checked_before_loading(tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().err == "act-edge bench: error: argument --device: 'gpu0': expected cpu, cuda or cuda:N\n"
 
 
-def test_bench_device_reaches_the_policy(tmp_path: Path, capsys) -> None:
-    pytest.importorskip("onnx")
+def test_bench_device_reaches_the_policy(minimal_bundle: Path, tmp_path: Path, capsys) -> None:
     pytest.importorskip("onnxruntime")
-    from _tiny_bundle import make_bundle
-
-    b = make_bundle(tmp_path / "tiny.actedge")
+    b = minimal_bundle
     out = tmp_path / "r.json"
     assert main(["bench", str(b), "--backend", "onnxruntime", "--device", "cpu", "--iters", "3", "--warmup", "1",
                  "--duration", "0", "-q", "--json", str(out)]) == 0

@@ -12,7 +12,7 @@ import pytest
 
 from act_edge import BundleError, Policy, load_bundle
 from manifest_cases import apply_mutations, load_cases, make_base
-from runtime_fixtures import random_obs
+from bundles import random_obs
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

@@ -16,7 +16,7 @@ from act_edge import BundleError, Policy
 from act_edge.bundle import MANIFEST, load_bundle, write_bundle_atomic
 from act_edge.post_steps import PostSteps
 from conftest import run_cli
-from runtime_fixtures import build_bundle, random_obs, tiny_spec
+from bundles import build_synthetic_bundle, random_obs, synthetic_spec
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -62,8 +62,8 @@ CLI_ROWS = ("runtime_null", "io_inputs_missing", "shape_negative", "camera_unkno
 
 @pytest.fixture(scope="module")
 def good(tmp_path_factory):
-    return build_bundle(tmp_path_factory.mktemp("good") / "g.actedge", spec=tiny_spec(chunk=6, dof=4),
-                        runtime=_rt(), fp16=False)
+    return build_synthetic_bundle(tmp_path_factory.mktemp("good") / "g.actedge", spec=synthetic_spec(chunk=6, dof=4),
+                                  runtime=_rt(), fp16=False)
 
 
 def _bad_copy(good, dest: Path, row) -> Path:

@@ -22,7 +22,7 @@ from act_edge.bundle import MANIFEST  # noqa: E402
 from act_edge.manifest_schema import check_manifest, parse_manifest  # noqa: E402
 from act_edge.post_steps import PostSteps  # noqa: E402
 from manifest_cases import make_base  # noqa: E402
-from runtime_fixtures import random_obs  # noqa: E402
+from bundles import random_obs  # noqa: E402
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

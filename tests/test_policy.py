@@ -12,7 +12,7 @@ import pytest
 import act_edge
 from act_edge import BundleError, ObservationError, Policy
 from act_edge.bundle import MANIFEST
-from runtime_fixtures import SyntheticBundle, build_bundle, random_obs, stacked_images, tiny_spec
+from bundles import SyntheticBundle, build_synthetic_bundle, random_obs, stacked_images, synthetic_spec
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -20,7 +20,7 @@ pytest.importorskip("onnx")
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> SyntheticBundle:
-    return build_bundle(tmp_path_factory.mktemp("b") / "synthetic.actedge", tiny_spec(env_state_dim=3))
+    return build_synthetic_bundle(tmp_path_factory.mktemp("b") / "synthetic.actedge", synthetic_spec(env_state_dim=3))
 
 
 def expected_chunk(b: SyntheticBundle, obs: dict, fp16: bool = False) -> np.ndarray:
@@ -131,8 +131,9 @@ def test_rejected_observation_leaves_state_untouched(bundle: SyntheticBundle) ->
 def test_no_allocation_per_step(tmp_path: Path, coeff) -> None:
     # chunk 100 x 14 and 96x128 frames: a (chunk, A) float32 temporary is 5.6 kB, a frame 36 kB. Python
     # bookkeeping (views, scalars, interpreter frames) stays far below 4 kB and is not a leak.
-    b = build_bundle(tmp_path / "big.actedge", tiny_spec(chunk=100, cams=(("top", 96, 128), ("wrist", 96, 128)),
-                                                         env_state_dim=3), fp16=False)
+    b = build_synthetic_bundle(tmp_path / "big.actedge",
+                               synthetic_spec(chunk=100, cams=(("top", 96, 128), ("wrist", 96, 128)), env_state_dim=3),
+                               fp16=False)
     rng = np.random.default_rng(4)
     p = Policy.load(b.path, temporal_ensemble_coeff=coeff, n_action_steps=1 if coeff is not None else 10)
     obs = [random_obs(b.spec, rng) for _ in range(3)]
@@ -167,8 +168,8 @@ def test_load_argument_errors(bundle: SyntheticBundle) -> None:
 
 
 def test_manifest_runtime_defaults_chunk_queue(tmp_path: Path) -> None:
-    b = build_bundle(tmp_path / "q.actedge", runtime={"temporal_ensemble_coeff": None, "n_action_steps": 7},
-                     fp16=False)
+    b = build_synthetic_bundle(tmp_path / "q.actedge", runtime={"temporal_ensemble_coeff": None, "n_action_steps": 7},
+                               fp16=False)
     p = Policy.load(b.path)
     assert p.mode == "chunk_queue" and p.n_action_steps == 7
     p = Policy.load(b.path, temporal_ensemble_coeff=0.0)  # override: ensemble (n_action_steps ignored)
@@ -176,7 +177,7 @@ def test_manifest_runtime_defaults_chunk_queue(tmp_path: Path) -> None:
 
 
 def test_sha256_mismatch_and_schema_are_refused(tmp_path: Path) -> None:
-    b = build_bundle(tmp_path / "s.actedge", fp16=False)
+    b = build_synthetic_bundle(tmp_path / "s.actedge", fp16=False)
     model = b.path / "model.onnx"
     data = bytearray(model.read_bytes())
     data[-1] ^= 0xFF
@@ -211,8 +212,8 @@ def test_latency_report(bundle: SyntheticBundle) -> None:
 def test_multi_resolution_bundle_rejected_by_fixture_but_validator_handles_single_group() -> None:
     # The synthetic graph covers one image group; multi-resolution validation is in test_observation.
     with pytest.raises(AssertionError):
-        build_bundle(Path("/nonexistent/x.actedge"),
-                     tiny_spec(cams=(("a", 24, 32), ("b", 16, 16))))
+        build_synthetic_bundle(Path("/nonexistent/x.actedge"),
+                               synthetic_spec(cams=(("a", 24, 32), ("b", 16, 16))))
 
 
 def _fake_tensorrt_module(monkeypatch: pytest.MonkeyPatch, behaviour: str) -> list:
@@ -266,23 +267,16 @@ def test_auto_falls_through_the_real_tensorrt_backend_when_it_cannot_run(bundle:
     assert any("tensorrt" in s.lower() and "not importable" in s for s in p.skipped_backends), p.skipped_backends
 
 
-def test_exported_tiny_bundle_end_to_end(tmp_path: Path) -> None:
+def test_exported_tiny_bundle_end_to_end(exported_bundle: Path) -> None:
     """A real exported bundle: onnxruntime fp32 and the torch backend reproduce parity.npz, and the
     ensemble runs on top."""
-    pytest.importorskip("torch")
-    from act_edge.export.checkpoint import load_checkpoint
-    from act_edge.export.formats import native
-    from act_edge.export.pipeline import export_bundle
-    from act_edge.export.presets import random_checkpoint
-
-    ckpt = tmp_path / "tiny.pt"
-    native.save(ckpt, *random_checkpoint("tiny", seed=5))
-    path = export_bundle(load_checkpoint(ckpt), tmp_path / "tiny.actedge", fp16=False, max_batch=2)
+    path = exported_bundle
     par = np.load(path / "parity.npz")
     obs = {k: par[k][0] for k in par.files if k != "actions"}
     ref = par["actions"][0]
     for backend in ("onnxruntime", "torch"):
         p = Policy.load(path, backend=backend, max_batch=2)
+        assert p.backend.precision == "fp32"
         np.testing.assert_allclose(p.predict_chunk(obs), ref, rtol=1e-4, atol=1e-4)
         chunk = ref.shape[0]
         actions = [p.step(obs).copy() for _ in range(chunk + 2)]

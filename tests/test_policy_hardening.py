@@ -16,7 +16,7 @@ from act_edge.backends.onnxruntime import OnnxRuntimeBackend
 from act_edge.bundle import MANIFEST, load_bundle
 from act_edge.errors import (ActEdgeError, ActionError, ArgumentError, BackendUnavailable, BundleError,
                              ConcurrentUseError, ObservationError, PolicyClosedError)
-from runtime_fixtures import SyntheticBundle, build_bundle, random_obs, stacked_images, tiny_spec
+from bundles import SyntheticBundle, build_synthetic_bundle, random_obs, stacked_images, synthetic_spec
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -24,8 +24,8 @@ pytest.importorskip("onnx")
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> SyntheticBundle:
-    return build_bundle(tmp_path_factory.mktemp("h") / "synthetic.actedge", tiny_spec(env_state_dim=3),
-                        max_batch=8, fp16=False)
+    return build_synthetic_bundle(tmp_path_factory.mktemp("h") / "synthetic.actedge", synthetic_spec(env_state_dim=3),
+                                  max_batch=8, fp16=False)
 
 
 def one_line(exc: BaseException) -> str:
@@ -225,7 +225,7 @@ def test_float64_beyond_float32_is_refused_not_cast_to_inf(bundle: SyntheticBund
 
 def test_large_ensemble_coefficient_still_returns_float32_actions(tmp_path: Path) -> None:
     # k = 7, chunk 10: the weights span exp(63), so the ensemble accumulates in float64.
-    b = build_bundle(tmp_path / "k7.actedge", tiny_spec(chunk=10, dof=4), fp16=False)
+    b = build_synthetic_bundle(tmp_path / "k7.actedge", synthetic_spec(chunk=10, dof=4), fp16=False)
     p = Policy.load(b.path, backend="onnxruntime", temporal_ensemble_coeff=7.0)
     assert p._ensemble.dtype == np.float64
     rng = np.random.default_rng(15)

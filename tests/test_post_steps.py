@@ -5,7 +5,7 @@ import pytest
 
 from act_edge import BundleError, Policy
 from act_edge.post_steps import PostSteps
-from runtime_fixtures import build_bundle, random_obs, tiny_spec
+from bundles import build_synthetic_bundle, random_obs, synthetic_spec
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -17,16 +17,16 @@ def _snap(idx, thr, lo, hi):
 
 @pytest.mark.parametrize("coeff, n_steps", [(0.01, 1), (None, 4)])
 def test_grippers_are_snapped_and_other_joints_untouched(tmp_path, coeff, n_steps):
-    spec = tiny_spec(chunk=8, dof=5)
+    spec = synthetic_spec(chunk=8, dof=5)
     rng = np.random.default_rng(0)
     obs = [random_obs(spec, rng) for _ in range(12)]
-    plain = build_bundle(tmp_path / "plain.actedge", spec=spec, seed=1)
+    plain = build_synthetic_bundle(tmp_path / "plain.actedge", spec=spec, seed=1)
     raw = Policy.load(plain.path, backend="onnxruntime", temporal_ensemble_coeff=coeff, n_action_steps=n_steps)
     want = np.array([raw.step(o).copy() for o in obs])
     thr = [float(np.median(want[:, 1])), float(np.median(want[:, 3]))]  # both branches get exercised
     steps = [_snap([1, 3], thr, [-2.0, 0.0], [2.0, 0.08])]
-    snapped = build_bundle(tmp_path / "snap.actedge", spec=spec, seed=1,
-                           runtime={"temporal_ensemble_coeff": 0.01, "n_action_steps": 1, "post_steps": steps})
+    snapped = build_synthetic_bundle(tmp_path / "snap.actedge", spec=spec, seed=1,
+                                     runtime={"temporal_ensemble_coeff": 0.01, "n_action_steps": 1, "post_steps": steps})
     p = Policy.load(snapped.path, backend="onnxruntime", temporal_ensemble_coeff=coeff, n_action_steps=n_steps)
     got = np.array([p.step(o).copy() for o in obs])
     np.testing.assert_array_equal(got[:, [0, 2, 4]], want[:, [0, 2, 4]])

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime_fixtures import build_bundle, stacked_images, tiny_spec
+from bundles import build_synthetic_bundle, stacked_images, synthetic_spec
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -55,7 +55,7 @@ def test_blocker_really_blocks() -> None:
 
 
 def test_import_and_run_policy_without_torch(tmp_path: Path) -> None:
-    b = build_bundle(tmp_path / "nt.actedge", tiny_spec(env_state_dim=2))
+    b = build_synthetic_bundle(tmp_path / "nt.actedge", synthetic_spec(env_state_dim=2))
     res = run_blocked(f"""
         import json, sys
         import numpy as np
@@ -101,7 +101,7 @@ def test_every_runtime_module_imports_without_torch() -> None:
 
 
 def test_torch_backend_reports_unavailable_without_torch(tmp_path: Path) -> None:
-    b = build_bundle(tmp_path / "nt2.actedge", fp16=False)
+    b = build_synthetic_bundle(tmp_path / "nt2.actedge", fp16=False)
     res = run_blocked(f"""
         import act_edge
         try:

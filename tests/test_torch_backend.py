@@ -14,7 +14,7 @@ import pytest
 
 from act_edge import BundleError, Policy
 from act_edge.bundle import MANIFEST, sha256_file
-from runtime_fixtures import SyntheticBundle, build_bundle, random_obs, stacked_images, tiny_spec
+from bundles import SyntheticBundle, build_synthetic_bundle, random_obs, stacked_images, synthetic_spec
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
@@ -52,7 +52,7 @@ def _fake_export(b: SyntheticBundle) -> dict[str, types.ModuleType]:
 
 @pytest.fixture
 def fake_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SyntheticBundle:
-    b = build_bundle(tmp_path / "t.actedge", tiny_spec(env_state_dim=2), fp16=False)
+    b = build_synthetic_bundle(tmp_path / "t.actedge", synthetic_spec(env_state_dim=2), fp16=False)
     ckpt = tmp_path / "weights.npz"
     np.savez(ckpt, C=b.C, D=b.D, E=b.E)
 
@@ -101,7 +101,7 @@ def test_real_exporter_model_has_the_api_the_backend_uses() -> None:
     from act_edge.bundle import io_description
     from act_edge.export.model import ActInferenceModel
 
-    spec = tiny_spec(chunk=5, dof=4, cams=(("top", 64, 64),))
+    spec = synthetic_spec(chunk=5, dof=4, cams=(("top", 64, 64),))
     model = ActInferenceModel(spec).eval()
     model.load_state_dict(model.state_dict())
     rng = np.random.default_rng(0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _tiny_bundle import make_bundle, reference
 from act_edge import load_bundle
 from act_edge.errors import BackendUnavailable
 
@@ -37,9 +36,9 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 
 @pytest.fixture()
-def bundle(tmp_path, monkeypatch):
+def bundle(minimal_bundle, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return make_bundle(tmp_path / "tiny.actedge", max_batch=4)
+    return minimal_bundle  # max batch 4
 
 
 def _inputs(batch: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -55,7 +54,7 @@ def _ort(bundle_path, inputs):
 
 
 @pytest.mark.parametrize("precision, typing, atol", [("fp32", "strong", 1e-4), ("fp16", "strong", 2e-2)])
-def test_build_register_and_run_matches_onnxruntime(bundle, precision, typing, atol):
+def test_build_register_and_run_matches_onnxruntime(bundle, minimal_synthetic, precision, typing, atol):
     from act_edge.backends.tensorrt import TensorRTBackend
     from act_edge.trt.build import BuildOptions
     from act_edge.engine_registry import build_engine
@@ -76,7 +75,7 @@ def test_build_register_and_run_matches_onnxruntime(bundle, precision, typing, a
             backend.execute(batch)
             got = backend.download(batch)
             np.testing.assert_allclose(got, _ort(bundle, x), atol=atol, rtol=0)
-            np.testing.assert_allclose(got, reference(x["images"], x["state"]), atol=atol, rtol=0)
+            np.testing.assert_allclose(got, minimal_synthetic.expected(x["images"], x["state"]), atol=atol, rtol=0)
 
 
 def test_timing_cache_is_reused(bundle):

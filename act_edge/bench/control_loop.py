@@ -37,29 +37,34 @@ class LoopTrace:
         return 1.0 / self.hz
 
 
-def wait_until(deadline: float, spin_s: float = SPIN_S, clock: Callable[[], float] = time.perf_counter) -> None:
-    """Sleep until `spin_s` before `deadline`, then busy-wait on `clock` until it."""
+def wait_until(deadline: float, spin_s: float = SPIN_S, clock: Callable[[], float] | None = None,
+               sleep: Callable[[float], None] | None = None) -> None:
+    """Sleep until `spin_s` before `deadline`, then busy-wait on `clock` until it.
+    clock/sleep default to time.perf_counter/time.sleep (a test passes a simulated clock)."""
+    clock = clock or time.perf_counter
     remaining = deadline - clock()
     if remaining > spin_s:
-        time.sleep(remaining - spin_s)
+        (sleep or time.sleep)(remaining - spin_s)
     while clock() < deadline:
         pass
 
 
 def run_loop(step: Callable[[Any], Any], observations: Sequence[Any], hz: float, duration_s: float,
-             spin_s: float = SPIN_S, on_tick: Callable[[int, int], None] | None = None) -> LoopTrace:
-    """Call `step(observations[i % len])` at `hz` for `duration_s`; returns the raw trace."""
+             spin_s: float = SPIN_S, on_tick: Callable[[int, int], None] | None = None,
+             clock: Callable[[], float] | None = None, sleep: Callable[[float], None] | None = None) -> LoopTrace:
+    """Call `step(observations[i % len])` at `hz` for `duration_s`; returns the raw trace.
+    clock/sleep default to time.perf_counter/time.sleep (a test passes a simulated clock)."""
     if hz <= 0:
         raise ValueError(f"hz must be > 0, got {hz}")
     period = 1.0 / hz
     n = max(1, int(round(duration_s * hz)))
     trace = LoopTrace(hz=hz, ticks_scheduled=n)
-    clock = time.perf_counter
+    clock = clock or time.perf_counter
     t0 = clock() + period  # first tick one period from now
     k, i, end = 0, 0, t0
     while k < n:
         scheduled = t0 + k * period
-        wait_until(scheduled, spin_s)
+        wait_until(scheduled, spin_s, clock, sleep)
         start = clock()
         step(observations[i % len(observations)])
         end = clock()
