@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 DIR = Path(__file__).parent / "conformance"
-_SPECIAL = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}
+_SPECIAL = {"nan": np.nan, "-nan": -np.nan, "inf": np.inf, "-inf": -np.inf}  # -nan: sign bit set
 # A value of each Python type a case names with {"other": type name}.
 _OTHER = {"list": [1.5, -0.5], "tuple": (1.5, -0.5), "NoneType": None, "int": 3, "str": "x", "dict": {}}
 
@@ -24,7 +24,7 @@ def load(name: str) -> dict[str, Any]:
 
 
 def array(enc: dict[str, Any]) -> np.ndarray:
-    """{"dtype", "shape", "data"} -> a C-order array; "nan"/"inf"/"-inf" strings become those values."""
+    """{"dtype", "shape", "data"} -> a C-order array; "nan"/"-nan"/"inf"/"-inf" strings become those values."""
     data = [_SPECIAL[v] if isinstance(v, str) else v for v in enc["data"]]
     return np.array(data, dtype=np.float64 if enc["dtype"].startswith("float") else None) \
         .astype(enc["dtype"]).reshape(enc["shape"])

@@ -32,7 +32,7 @@ FINITE_TAIL = " (the ensemble/queue was not updated); check the observation's sc
 
 def enc_value(v: float) -> Any:
     if math.isnan(v):
-        return "nan"
+        return "-nan" if math.copysign(1.0, v) < 0 else "nan"
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
     return v
@@ -218,6 +218,10 @@ def observation_cases() -> dict[str, Any]:
     g = two.good()
     g["images"] = {"other": "list"}
     case("s04_images_a_list", "two_cams", g, "images: expected a dict of cameras or a uint8 array, got list")
+    g = two.good(batch=2)
+    g["images"] = {"other": "int"}
+    case("s04_images_an_int_batched", "two_cams", g, "images: expected a dict of cameras or a uint8 array, got int",
+         batched=True)
     g = mixed.good()
     g["images"] = {"array": arr(rng.integers(0, 256, (2, 6, 8, 3), dtype=np.uint8))}
     case("s04_stacked_with_mixed_resolutions", "mixed_res", g,
@@ -264,6 +268,12 @@ def observation_cases() -> dict[str, Any]:
     g = two.good()
     g["images"]["cameras"]["wrist"] = {"other": "list"}
     case("s07_camera_a_list", "two_cams", g, "images['wrist']: expected a numpy array, got list")
+    g = two.good()
+    g["state"] = {"cameras": {"joints": g["state"]}}  # a mapping where a vector belongs
+    case("s07_state_a_dict", "two_cams", g, "state: expected a numpy array, got dict")
+    g = mixed.good(batch=2)
+    g["env_state"] = {"cameras": {"a": g["env_state"], "b": g["state"]}}
+    case("s07_env_state_a_dict_batched", "mixed_res", g, "env_state: expected a numpy array, got dict", batched=True)
     g = mixed.good(batch=2)
     g["env_state"] = {"other": "tuple"}
     case("s07_env_state_a_tuple_batched", "mixed_res", g, "env_state: expected a numpy array, got tuple", batched=True)
@@ -391,8 +401,8 @@ def observation_cases() -> dict[str, Any]:
                      "batched observation) and expects {batch: n} (accepted) or {error: the exact one-line "
                      "ObservationError message}. obs: field -> {array: {dtype, shape, data}} | {cameras: {name: "
                      "value}} | {other: type name} (a non-array value of that Python type); {not_a_mapping: type "
-                     "name} is an observation that is not a dict. data is flat, C order; \"nan\", \"inf\", \"-inf\" "
-                     "stand for those values. cpp: false marks a case the C++ API cannot express (reason says why). "
+                     "name} is an observation that is not a dict. data is flat, C order; \"nan\", \"-nan\", \"inf\", "
+                     "\"-inf\" stand for those values. cpp: false marks a case the C++ API cannot express (reason says why). "
                      "schema_errors: io.inputs a runtime refuses with BundleError. Written by tools/make_conformance.py.",
             "schemas": SCHEMAS, "cases": cases, "schema_errors": schema_errors}
 
@@ -417,9 +427,13 @@ def post_steps_cases() -> dict[str, Any]:
 
     def apply_case(name: str, dim: int, steps: Any, shape: tuple[int, ...], snaps: list, ties: bool = False) -> None:
         a = rng.uniform(-1, 1, shape + (dim,)).astype(np.float32)
-        if ties:  # values exactly at each threshold: ties go to low
+        if ties:  # values exactly at each threshold (ties go to low) and one float32 step either side
             for i, t, _, _ in snaps:
-                a.reshape(-1, dim)[::2, i] = np.float32(t)
+                t32 = np.float32(t)
+                rows = a.reshape(-1, dim)
+                rows[0::3, i] = t32
+                rows[1::3, i] = np.nextafter(t32, np.float32(np.inf))
+                rows[2::3, i] = np.nextafter(t32, np.float32(-np.inf))
         cases.append({"name": name, "action_dim": dim, "post_steps": steps, "actions": arr(a),
                       "expect": {"actions": arr(snap_reference(a, snaps))}})
 
@@ -471,6 +485,20 @@ def post_steps_cases() -> dict[str, Any]:
     bad("low_beyond_float32", 5, [snap([0, 1], [0, 0], [0, -1e39], [1, 1])],
         W + "low[1] -1e+39 is outside the float32 range")
     bad("low_not_below_high", 5, [snap([2], [0.5], [1.0], [1.0])], W + "low[0] 1.0 is not below high[0] 1.0")
+    unknown_op = " (this runtime knows ['snap_gripper']); upgrade act-edge rather than run the policy without it"
+    bad("op_case_differs", 5, [{"op": "Snap_Gripper"}], W + "unknown op 'Snap_Gripper'" + unknown_op)
+    bad("op_a_number", 5, [{"op": 3}], W + "unknown op 3" + unknown_op)
+    bad("op_a_float", 5, [{"op": 2.5}], W + "unknown op 2.5" + unknown_op)
+    bad("op_a_list", 5, [{"op": ["snap_gripper"]}], W + "unknown op ['snap_gripper']" + unknown_op)
+    bad("op_with_quote", 5, [{"op": "it's"}], W + "unknown op \"it's\"" + unknown_op)
+    bad("step_a_number", 5, [7], W + "unknown op None" + unknown_op)
+    bad("no_snap_keys", 5, [{"op": "snap_gripper"}], W + "snap_gripper needs indices, threshold, low, high ('indices')")
+    bad("indices_a_string", 5, [snap("14", [0], [0], [1])],
+        W + "snap_gripper needs indices, threshold, low, high (indices: expected a list, got \"14\")")
+    bad("threshold_an_object", 5, [snap([0], {"a": 1}, [0], [1])],
+        W + "snap_gripper needs indices, threshold, low, high (threshold: expected a list, got {\"a\":1})")
+    bad("huge_index", 5, [snap([1e20], [0], [0], [1])], W + "index 1e+20 is outside the action's 0..4")
+    bad("low_a_string_value", 5, [snap([0, 1], [0, 0], [0.0, "x"], [1, 1])], W + "low[1] 'x' is not a number")
     bad("second_step_bad", 5, [snap([0], [0], [0], [1]), snap([9], [0], [0], [1])],
         "manifest runtime.post_steps[1]: index 9 is outside the action's 0..4")
     return {"version": VERSION,
@@ -505,12 +533,15 @@ def finite_cases() -> dict[str, Any]:
     case("finite_batch_of_chunks", (3, 8, 5), [], None)
     big = float(np.finfo(np.float32).max)
     case("float32_max_is_finite", (4, 3), [((1, 2), big), ((3, 0), -big)], None)
+    case("tiny_and_subnormal_are_finite", (2, 3), [((0, 1), float(np.finfo(np.float32).tiny)), ((1, 2), 1e-45)], None)
     case("nan_in_chunk", (8, 5), [((4, 1), math.nan)], "(4, 1)")
     case("inf_first_row", (8, 5), [((0, 0), math.inf)], "(0, 0)")
     case("minus_inf_last_value", (8, 5), [((7, 4), -math.inf)], "(7, 4)")
     case("first_in_c_order_wins", (8, 5), [((5, 0), math.nan), ((2, 3), math.inf), ((6, 1), -math.inf)], "(2, 3)")
     case("batched_chunks", (3, 8, 5), [((2, 0, 1), math.nan), ((1, 7, 4), -math.inf)], "(1, 7, 4)")
     case("one_action", (5,), [((3,), math.inf)], "(3,)")
+    case("negative_nan_prints_nan", (5, 3), [((4, 1), -math.nan)], "(4, 1)")
+    case("batch_of_one", (1, 6, 4), [((0, 5, 3), math.nan)], "(0, 5, 3)")
     return {"version": VERSION,
             "about": "The finite check on model output (docs/runtime-rules.md, Finite checks), shared by the Python "
                      "and C++ runtimes: `actions` (float32) passes (expect \"ok\") or is refused with expect.error, "
@@ -560,8 +591,8 @@ def ensemble_cases() -> dict[str, Any]:
     cases: list[dict[str, Any]] = []
 
     def ensemble(name: str, C: int, A: int, coeff: float, schedule: list[Any]) -> None:
-        """schedule: "u" update, ("a", age) add, "p" pop, "r" reset, ("u!", kind) / ("a!", age, kind) a
-        chunk with nan/inf (kind) refused."""
+        """schedule: "u" update, ("a", age) add, "p" pop, "r" reset, ("u!", kind) / ("a!", age, kind[, row])
+        a chunk with nan/inf (kind; in `row` if given, e.g. a row of a tick already passed) refused."""
         chunks: dict[int, np.ndarray] = {}
         events: list[dict[str, Any]] = []
         for s in schedule:
@@ -574,8 +605,10 @@ def ensemble_cases() -> dict[str, Any]:
                 if op[0] == "a":
                     ev["age"] = s[1]
                 if op.endswith("!"):
-                    kind = s[-1]
+                    kind = s[2] if op == "a!" else s[1]
                     r, col = divmod(int(rng.integers(0, C * A)), A)
+                    if op == "a!" and len(s) > 3:
+                        r = s[3]
                     c[r, col] = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}[kind]
                     ev["refused"] = True
                     ev["expect"] = {"error": f"model output: non-finite action {kind} at ({r}, {col}){FINITE_TAIL}"}
@@ -606,6 +639,8 @@ def ensemble_cases() -> dict[str, Any]:
     ensemble("async_pop_before_any_chunk", 4, 2, 0.01, ["p", ("a", 1), "p", "p", "r", "p"])
     ensemble("async_mixed_with_update", 4, 3, -0.1, ["u", "u", ("a", 1), "p", "u", ("a", 2), ("a", 0), "p", "u"])
     ensemble("async_refused_chunk", 4, 2, 0.01, [("a", 0), "p", ("a!", 1, "nan"), "p", ("a", 0), "p"])
+    ensemble("async_refused_in_a_passed_row", 4, 2, 0.01, [("a", 0), "p", ("a!", 2, "inf", 0), "p", ("a!", 5, "-inf"),
+                                                           ("a", 1), "p"])
     # limits: |k| (C - 1) <= 600 on both runtimes (float64 sums above 60 in Python, above 30 in C++)
     ensemble("limit_span_45", 10, 3, 5.0, ["u"] * 14 + [("a", 3), "p", "p"])
     ensemble("limit_span_300", 6, 2, 60.0, ["u"] * 9 + [("a", 2), "p", ("a", 1), "p", "p"])
@@ -627,7 +662,8 @@ def ensemble_cases() -> dict[str, Any]:
     refused("coeff_inf", 4, math.inf, "temporal_ensemble_coeff must be finite, got inf")
 
     def queue(name: str, C: int, A: int, n: int, schedule: str) -> None:
-        """schedule: "u" push a chunk, "p" pop, "r" reset, "!" a chunk with nan (refused)."""
+        """schedule: "u" push a chunk, "p" pop, "r" reset, "!" a chunk with nan (refused; the nan is in the
+        last row, which the queue never executes when n_action_steps < chunk_size)."""
         chunks, events = [], []
         queued: list[np.ndarray] = []
         for s in schedule:
@@ -635,7 +671,7 @@ def ensemble_cases() -> dict[str, Any]:
                 c = rng.standard_normal((C, A)).astype(np.float32)
                 ev: dict[str, Any] = {"op": "push", "chunk_id": len(chunks)}
                 if s == "!":
-                    r, col = divmod(int(rng.integers(0, C * A)), A)
+                    r, col = C - 1, int(rng.integers(0, A))
                     c[r, col] = np.nan
                     ev["refused"] = True
                     ev["expect"] = {"error": f"model output: non-finite action nan at ({r}, {col}){FINITE_TAIL}"}
