@@ -101,6 +101,37 @@ def test_ensemble_update_api(cpp) -> None:
         cpp.TemporalEnsemble(0, 3, 0.01)
 
 
+@pytest.mark.parametrize("chunk,coeff", [(10, 5.0), (31, -5.0), (4, 200.0), (61, 10.0), (100, 0.3), (8, 0.01)])
+def test_ensemble_random_async_schedules_long(cpp, chunk: int, coeff: float) -> None:
+    """Long random arrival schedules (late, skipped, several chunks per tick, resets) on both sum paths
+    (float below |k|(C-1) = 30, double up to 600), against a float64 reference from the definition:
+    hundreds of ticks cross many base moves, which the short shared cases do not."""
+    rng = np.random.default_rng(chunk)
+    A = 3
+    ens = cpp.TemporalEnsemble(chunk, A, coeff)
+    t, added, last = 0, [], None
+    for step in range(600):
+        if step % 250 == 249:
+            ens.reset()
+            t, added, last = 0, [], None
+        for _ in range(int(rng.integers(0, 3))):
+            age = int(rng.integers(0, chunk + 2))
+            c = rng.standard_normal((chunk, A)).astype(np.float32)
+            ens.add(c, age)
+            added.append((t - age, c.astype(np.float64)))
+        live = [(t0, c) for t0, c in added if t0 <= t < t0 + chunk]
+        if not live and last is None:
+            with pytest.raises(RuntimeError):
+                ens.pop()
+            continue
+        if live:
+            logw = coeff * np.array([t - t0 for t0, _ in live], dtype=np.float64)
+            w = np.exp(logw - logw.max())
+            last = (w[:, None] * np.stack([c[t - t0] for t0, c in live])).sum(0) / w.sum()
+        np.testing.assert_allclose(ens.pop(), last, rtol=0, atol=2e-6, err_msg=f"step {step} tick {t}")
+        t += 1
+
+
 # --- chunk queue -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("n_action_steps", [1, 3, 10])
