@@ -14,7 +14,7 @@
 // the first factor is common to every chunk at tick t and cancels in the normalization, so each chunk
 // is added with ONE scalar weight g = exp(-k*(t0 - B)) into a float ring acc (C slots of A: for each
 // of the next C ticks, sum g * row) and a double ring wsum (sum g), with a base tick B. Every live
-// chunk has |t0 - B| <= C-1, so g stays within exp(+-|k|*(C-1)): every R ticks (R = C) B moves to now
+// chunk has |t0 - B| <= C-1, so g stays within exp(+-|k|*(C-1)): every R ticks (R = C; see Limits) B moves to now
 // and both rings are rescaled by exp(k*R) (one extra pass every R ticks). A slot is consumed (divided,
 // then zeroed) at its tick, so no error is carried beyond C ticks: float32 output matches a float64
 // reference to a few 1e-7 for O(1) actions.
