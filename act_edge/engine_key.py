@@ -11,15 +11,11 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import BackendUnavailable
+from .errors import EngineMismatch
 
 PRECISIONS = ("fp16", "fp32")
 TYPINGS = ("strong", "weak")  # strong: precision exactly as in the ONNX; weak: fp32 ONNX + FP16 flag
 ENGINES_DIR = "engines"
-
-
-class EngineMismatch(BackendUnavailable):
-    """The bundle has no engine built for this TensorRT version / GPU / precision / batch."""
 
 
 @dataclass(frozen=True)

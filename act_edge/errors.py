@@ -21,6 +21,14 @@ class BackendUnavailable(ActEdgeError):
     """A requested backend (TensorRT, onnxruntime, torch) cannot run on this machine."""
 
 
+class EngineMismatch(BackendUnavailable):
+    """The bundle has no engine built for this TensorRT version / GPU / precision / batch."""
+
+
+class EngineBuildError(ActEdgeError):
+    """TensorRT could not parse the ONNX or build a plan from it."""
+
+
 class ObservationError(ActEdgeError, ValueError):
     """An observation does not match the bundle's inputs (docs/observation-rules.md); nothing ran."""
 

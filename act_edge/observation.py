@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
-from .errors import ObservationError
+from .errors import BundleError, ObservationError
 from .spec import ActSpec
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -78,7 +78,10 @@ class ObservationValidator:
             elif name in ("state", "env_state"):
                 self.vectors[name] = (name, int(shape[1]))
             else:
-                raise ValueError(f"bundle input {name!r} is not one this runtime knows how to feed")
+                # BundleError with the C++ runtime's text (ObservationSchema::from_io_inputs): the bundle, not
+                # the caller, is at fault (tests/conformance/observation_cases.json, schema_errors)
+                raise BundleError(f"manifest io.inputs: unknown input {name!r} "
+                                  "(this runtime knows images*, depth*, state, env_state)")
         order = {c: i for i, c in enumerate(self.camera_names)}
         self.images.sort(key=lambda c: order[c.name])
         self.depth.sort(key=lambda c: order[c.name])

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..bundle import ONNX_FP16, ONNX_FP32, Bundle
 from ..engine_key import EngineKey, check_compatible, find_engine
-from ..errors import BackendUnavailable
+from ..errors import BackendUnavailable, BundleError
 from .base import Backend
 
 
@@ -94,7 +94,8 @@ class TensorRTBackend(Backend):
         expected = {e["name"]: e for e in io["inputs"] + io["outputs"]}
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
         if sorted(names) != sorted(expected):
-            raise BackendUnavailable(f"{self.engine_path}: engine I/O {sorted(names)} != manifest I/O {sorted(expected)}")
+            # The bundle's engine contradicts its manifest: a bundle fault (as the C++ TrtPolicy says), not this machine's.
+            raise BundleError(f"{self.engine_path}: engine I/O {sorted(names)} != manifest I/O {sorted(expected)}")
         for name in names:
             entry = expected[name]
             if self._engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
@@ -105,8 +106,8 @@ class TensorRTBackend(Backend):
                         f"rebuild: act-edge build-engine {self.bundle.path} --max-batch {self.max_batch}")
             dtype = np.dtype(trt.nptype(self._engine.get_tensor_dtype(name)))
             if dtype != np.dtype(entry["dtype"]):
-                raise BackendUnavailable(f"{self.engine_path}: tensor {name!r} is {dtype} in the engine, "
-                                         f"{entry['dtype']} in the manifest")
+                raise BundleError(f"{self.engine_path}: tensor {name!r} is {dtype} in the engine, "
+                                  f"{entry['dtype']} in the manifest")
             shape = tuple(self.max_batch if d == "batch" else int(d) for d in entry["shape"])
             host = cuda.pagelocked_empty(shape, dtype)
             host[...] = 0

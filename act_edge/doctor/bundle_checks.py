@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from ..bundle import ONNX_FP16, ONNX_FP32, Bundle, load_bundle, sha256_file
-from ..engine_key import EngineMismatch, Machine, find_engine
-from ..errors import ActEdgeError, BundleError
+from ..engine_key import Machine, find_engine
+from ..errors import ActEdgeError, BundleError, EngineMismatch
 from .backends import Backends
 from .check import FAIL, OK, Check
 

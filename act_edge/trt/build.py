@@ -16,14 +16,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..bundle import ONNX_FP16, ONNX_FP32
-from ..errors import ActEdgeError
+from ..errors import ActEdgeError, EngineBuildError
 from . import trt_major
 
 Log = Callable[[str], None]
-
-
-class EngineBuildError(ActEdgeError):
-    """TensorRT could not parse the ONNX or build a plan from it."""
 
 
 @dataclass(frozen=True)

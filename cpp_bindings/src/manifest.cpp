@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "act_edge/sha256.hpp"
+#include "act_edge/temporal_ensemble.hpp"
 #include "post_steps_json.hpp"
 
 namespace act_edge {
@@ -382,6 +383,10 @@ Manifest parse_manifest(std::string_view json_text, const std::string& origin) {
             if (!k.is_number() || !std::isfinite(k.get<double>()))
                 r.fail("runtime.temporal_ensemble_coeff", "expected a finite number or null, got " + Reader::show(k));
             m.runtime.temporal_ensemble_coeff = k.get<double>();
+            // The ensemble's own limit (as the Python validator applies it): refused at load, not at first use.
+            const std::string refused =
+                ensemble_coeff_error(static_cast<std::size_t>(m.spec.chunk_size), *m.runtime.temporal_ensemble_coeff);
+            if (!refused.empty()) r.fail("runtime.temporal_ensemble_coeff", refused);
         }
         if (rt.contains("n_action_steps"))
             m.runtime.n_action_steps = r.integer(rt, "n_action_steps", "runtime.n_action_steps", 1, m.spec.chunk_size);

@@ -29,6 +29,14 @@ TEST_CASE("C API errors are codes and last_error, never exceptions", "[c_api]") 
     CHECK(act_edge_ensemble_create(0, 3, 0.01) == nullptr);
     CHECK(std::string(act_edge_last_error()).find("chunk_size and action_dim must be >= 1") != std::string::npos);
     CHECK(act_edge_ensemble_create(10, 3, NAN) == nullptr);
+    CHECK(std::string(act_edge_last_error()) == "temporal_ensemble_coeff must be finite, got nan");
+    // The Python runtime's limit |k| (C-1) <= 600 (a coefficient Python loads, the C API takes too).
+    CHECK(act_edge_ensemble_create(100, 14, 7.0) == nullptr);
+    CHECK(std::string(act_edge_last_error()) ==
+          "temporal_ensemble_coeff 7.0 with chunk 100: weights span exp(693), beyond float64; use |coeff| <= 6.06");
+    act_edge_ensemble* wide = act_edge_ensemble_create(100, 14, 1.0);  // span 99: double sums
+    REQUIRE(wide != nullptr);
+    act_edge_ensemble_destroy(wide);
     act_edge_ensemble* e = act_edge_ensemble_create(10, 3, 0.0);
     float out[3];
     std::vector<float> chunk(30);

@@ -108,7 +108,8 @@ TEST_CASE("ensemble rejects bad construction arguments", "[ensemble]") {
     CHECK_THROWS_AS(TemporalEnsemble(0, 14, 0.01), std::invalid_argument);
     CHECK_THROWS_AS(TemporalEnsemble(100, 0, 0.01), std::invalid_argument);
     CHECK_THROWS_AS(TemporalEnsemble(100, 14, NAN), std::invalid_argument);
-    CHECK_THROWS_AS(TemporalEnsemble(100, 14, 1.0), std::invalid_argument);  // |k|*(C-1) > 30
+    CHECK_NOTHROW(TemporalEnsemble(100, 14, 1.0));  // |k|*(C-1) = 99 <= 600: double sums, as Python accepts it
+    CHECK_THROWS_AS(TemporalEnsemble(100, 14, 7.0), std::invalid_argument);  // |k|*(C-1) > 600
     CHECK_NOTHROW(TemporalEnsemble(100, 14, -0.3));
 }
 

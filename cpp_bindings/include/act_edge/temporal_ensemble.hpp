@@ -14,10 +14,14 @@
 // the first factor is common to every chunk at tick t and cancels in the normalization, so each chunk
 // is added with ONE scalar weight g = exp(-k*(t0 - B)) into a float ring acc (C slots of A: for each
 // of the next C ticks, sum g * row) and a double ring wsum (sum g), with a base tick B. Every live
-// chunk has |t0 - B| <= C-1, so g stays within exp(+-|k|*(C-1)): every C ticks B moves to now and
-// both rings are rescaled by exp(k*C) (one extra pass every C ticks). A slot is consumed (divided,
+// chunk has |t0 - B| <= C-1, so g stays within exp(+-|k|*(C-1)): every R ticks (R = C; see Limits) B moves to now
+// and both rings are rescaled by exp(k*R) (one extra pass every R ticks). A slot is consumed (divided,
 // then zeroed) at its tick, so no error is carried beyond C ticks: float32 output matches a float64
 // reference to a few 1e-7 for O(1) actions.
+// Limits (the Python runtime's, docs/runtime-rules.md): |k| * (C-1) <= 600. Up to 30 the float ring
+// holds every weight with headroom; above, the ring is double (weights up to exp(600)) and R is
+// at most 600 / |k| so that the rescale factor exp(k*R) stays finite. With C = 1 one chunk covers
+// each tick and k plays no part.
 // The scaled add is a separate function so it can be vectorized (and on x86-64 dispatched to AVX).
 #pragma once
 
@@ -48,30 +52,45 @@ enum class PopResult { covered, starved, empty };
 inline constexpr const char* kEnsembleEmptyMessage =
     "temporal ensemble: no prediction covers this tick and none came since reset()";
 
+// Largest |k| * (chunk_size - 1) a TemporalEnsemble accepts (weights exp(k * age) within float64).
+inline constexpr double kEnsembleMaxSpan = 600.0;
+// Above this span the sums are kept in double (the float ring's weights would leave float32).
+inline constexpr double kEnsembleFloatSpan = 30.0;
+
+// Why a TemporalEnsemble of `chunk_size` refuses `coeff`, in the Python runtime's ValueError text
+// (act_edge/ensemble.py), e.g. "temporal_ensemble_coeff 200.5 with chunk 4: weights span exp(602),
+// beyond float64; use |coeff| <= 200"; empty if it is accepted. Defined in src/ensemble_limits.cpp.
+std::string ensemble_coeff_error(std::size_t chunk_size, double coeff);
+
 class TemporalEnsemble {
 public:
     // chunk_size >= 1, action_dim >= 1; coeff is k in w = exp(k*age) (0.01 in ACT: older
-    // predictions weigh more; 0 = plain mean; negative = newer predictions weigh more); |k| * (chunk_size - 1) <= 30 so that every weight
-    // fits float32 range (weights further apart than exp(30) are below float precision anyway).
-    // All memory is allocated here.
+    // predictions weigh more; 0 = plain mean; negative = newer predictions weigh more), finite with
+    // |k| * (chunk_size - 1) <= 600 (kEnsembleMaxSpan), else std::invalid_argument with
+    // ensemble_coeff_error's text. All memory is allocated here.
     TemporalEnsemble(std::size_t chunk_size, std::size_t action_dim, double coeff)
         : chunk_(chunk_size), dim_(action_dim), coeff_(coeff) {
         if (chunk_size < 1 || action_dim < 1) {
             throw std::invalid_argument("TemporalEnsemble: chunk_size and action_dim must be >= 1, got " +
                                         std::to_string(chunk_size) + " and " + std::to_string(action_dim));
         }
-        if (!std::isfinite(coeff) || std::abs(coeff) * static_cast<double>(chunk_size - 1) > 30.0) {
-            throw std::invalid_argument("TemporalEnsemble: coeff must be finite with |coeff| * (chunk_size - 1) <= 30, got coeff " +
-                                        std::to_string(coeff) + " for chunk_size " + std::to_string(chunk_size));
-        }
+        const std::string refused = ensemble_coeff_error(chunk_size, coeff);
+        if (!refused.empty()) throw std::invalid_argument(refused);
         const std::size_t C = chunk_;
+        const double k = C == 1 ? 0.0 : coeff;  // one chunk per tick: its weight cancels, whatever k
+        wide_ = std::abs(k) * static_cast<double>(C - 1) > kEnsembleFloatSpan;
+        every_ = C;
+        if (wide_) every_ = std::min(C, std::max<std::size_t>(1, static_cast<std::size_t>(kEnsembleMaxSpan / std::abs(k))));
         exp_.resize(2 * C - 1);  // exp_[x + C - 1] = exp(-k*x), x in [-(C-1), C-1]
         for (std::size_t i = 0; i < exp_.size(); ++i) {
-            exp_[i] = std::exp(-coeff * (static_cast<double>(i) - static_cast<double>(C - 1)));
+            exp_[i] = std::exp(-k * (static_cast<double>(i) - static_cast<double>(C - 1)));
         }
-        rebase_ = static_cast<float>(std::exp(coeff * static_cast<double>(C)));
-        acc_.assign(C * dim_, 0.0f);
-        spare_.assign(C * dim_, 0.0f);
+        rebase_ = std::exp(k * static_cast<double>(every_));
+        if (wide_) acc64_.assign(C * dim_, 0.0);
+        else {
+            acc_.assign(C * dim_, 0.0f);
+            spare_.assign(C * dim_, 0.0f);
+        }
         wsum_.assign(C, 0.0);
         last_.assign(dim_, 0.0f);
     }
@@ -79,6 +98,7 @@ public:
     // Forget every prediction and the last action; the next pop() / update() is tick 0 again.
     void reset() noexcept {
         std::fill(acc_.begin(), acc_.end(), 0.0f);
+        std::fill(acc64_.begin(), acc64_.end(), 0.0);
         std::fill(wsum_.begin(), wsum_.end(), 0.0);
         std::fill(last_.begin(), last_.end(), 0.0f);
         has_action_ = false;
@@ -96,6 +116,7 @@ public:
     // refused and the ensemble is unchanged.
     [[nodiscard]] bool add(const float* chunk, std::size_t age) noexcept {
         const std::size_t C = chunk_, A = dim_;
+        if (wide_) return add_wide(chunk, age);
         if (age >= C) return detail::all_finite(chunk, C * A);
         if (age > 0 && !detail::all_finite(chunk, age * A)) return false;
         // Weight relative to the base B: exp(-k*(t0 - B)), t0 - B = (t - B) - age in [-(C-1), C-1].
@@ -137,12 +158,17 @@ public:
     //            kEnsembleEmptyMessage). No allocation, no throw.
     [[nodiscard]] PopResult pop(float* action) noexcept {
         const std::size_t C = chunk_, A = dim_;
-        float* slot = acc_.data() + head_ * A;
         const double wsum = wsum_[head_];
         const bool covered = wsum > 0.0;  // every weight is > 0
         if (covered) {
             const double inv = 1.0 / wsum;
-            for (std::size_t a = 0; a < A; ++a) last_[a] = static_cast<float>(static_cast<double>(slot[a]) * inv);
+            if (wide_) {
+                const double* slot = acc64_.data() + head_ * A;
+                for (std::size_t a = 0; a < A; ++a) last_[a] = static_cast<float>(slot[a] * inv);
+            } else {
+                const float* slot = acc_.data() + head_ * A;
+                for (std::size_t a = 0; a < A; ++a) last_[a] = static_cast<float>(static_cast<double>(slot[a]) * inv);
+            }
             has_action_ = true;
         } else if (!has_action_) {
             return PopResult::empty;
@@ -150,13 +176,20 @@ public:
             ++starved_;
         }
         std::copy(last_.begin(), last_.end(), action);
-        std::fill(slot, slot + A, 0.0f);
+        if (wide_) std::fill(acc64_.begin() + head_ * A, acc64_.begin() + (head_ + 1) * A, 0.0);
+        else std::fill(acc_.begin() + head_ * A, acc_.begin() + (head_ + 1) * A, 0.0f);
         wsum_[head_] = 0.0;
         head_ = head_ + 1 == C ? 0 : head_ + 1;
         ++t_;
-        if (++since_base_ == C) {  // move the base to now: g_new(t0) = g_old(t0) * exp(k*C)
-            detail::scale(acc_.data(), rebase_, C * A);
-            const double r = rebase_;  // the factor the float ring got, so sums and weights stay paired
+        if (++since_base_ == every_) {  // move the base to now: g_new(t0) = g_old(t0) * exp(k*R)
+            double r = rebase_;
+            if (wide_) {
+                for (double& v : acc64_) v *= r;
+            } else {
+                const float rf = static_cast<float>(rebase_);
+                detail::scale(acc_.data(), rf, C * A);
+                r = rf;  // the factor the float ring got, so sums and weights stay paired
+            }
             for (double& w : wsum_) w *= r;
             since_base_ = 0;
         }
@@ -181,11 +214,34 @@ public:
     std::uint64_t starved() const noexcept { return starved_; }
 
 private:
+    // add() for |k| (C-1) > 30: double sums. Every value of a finite float chunk times a weight up to
+    // exp(600) stays far inside double, so the chunk is checked once, before it changes anything.
+    [[nodiscard]] bool add_wide(const float* chunk, std::size_t age) noexcept {
+        const std::size_t C = chunk_, A = dim_;
+        if (!detail::all_finite(chunk, C * A)) return false;
+        if (age >= C) return true;
+        const std::size_t x = since_base_ + C - 1 - age;
+        const double g = exp_[x];
+        const std::size_t rows = C - age;
+        const float* src = chunk + age * A;
+        for (std::size_t d = 0; d < rows; ++d) {
+            const std::size_t slot = head_ + d < C ? head_ + d : head_ + d - C;
+            double* dst = acc64_.data() + slot * A;
+            const float* row = src + d * A;
+            for (std::size_t a = 0; a < A; ++a) dst[a] += g * static_cast<double>(row[a]);
+            wsum_[slot] += g;
+        }
+        return true;
+    }
+
     std::size_t chunk_, dim_;
     double coeff_;
+    bool wide_ = false;        // |k| (C-1) > kEnsembleFloatSpan: acc64_ instead of acc_ / spare_
+    std::size_t every_ = 1;    // R: the base moves every R ticks
     std::vector<double> exp_;  // exp(-k*x), x in [-(C-1), C-1]
-    float rebase_ = 1.0f;      // exp(k*C)
+    double rebase_ = 1.0;      // exp(k*R)
     std::vector<float> acc_;   // (C, A) ring: sum g * row for the next C ticks
+    std::vector<double> acc64_;  // the same ring in double (wide_)
     std::vector<float> spare_;  // (C, A): the next ring, written by add() before it is accepted
     std::vector<double> wsum_;  // (C,) ring: sum g for the next C ticks (0: no chunk covers the tick)
     std::vector<float> last_;   // (A,) the last action pop() wrote
