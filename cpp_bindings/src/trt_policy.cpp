@@ -3,6 +3,7 @@
 #include "act_edge/trt_policy.hpp"
 
 #include "act_edge/call_guard.hpp"
+#include "act_edge/engine_selection.hpp"
 
 #include <cuda_runtime_api.h>
 #include <NvInfer.h>
@@ -226,7 +227,7 @@ struct TrtPolicy::Impl {
 
         cuda_check(cudaSetDevice(opt.device), "cudaSetDevice");
         machine = this_machine(opt.device);
-        engine_entry = &select_engine(manifest, machine, opt.precision);
+        engine_entry = &select_engine(manifest, machine, EngineRequest{opt.precision, "", opt.max_batch > 0 ? opt.max_batch : 1});
         // Confined to the bundle (no '..', absolute path or symbolic link), checked again right before opening.
         const std::string engine_path = resolve_in_bundle(
             opt.bundle_dir, engine_entry->path,
@@ -244,6 +245,12 @@ struct TrtPolicy::Impl {
         std::vector<char> plan((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
         runtime.reset(nvinfer1::createInferRuntime(logger));
         if (!runtime) throw std::runtime_error("TensorRT: createInferRuntime failed");
+        if (engine_entry->key.dla_core) {  // a DLA plan runs on the core it was built for
+            if (*engine_entry->key.dla_core >= runtime->getNbDLACores())
+                throw BackendUnavailable("engine " + engine_entry->path + " runs on DLA core " + std::to_string(*engine_entry->key.dla_core) +
+                                         ", this device has " + std::to_string(runtime->getNbDLACores()) + " DLA cores");
+            runtime->setDLACore(*engine_entry->key.dla_core);
+        }
         engine.reset(runtime->deserializeCudaEngine(plan.data(), plan.size()));
         if (!engine) throw BackendUnavailable(engine_path + ": TensorRT could not deserialize the engine (see the log above); rebuild with: act-edge build-engine " + opt.bundle_dir);
         context.reset(engine->createExecutionContext());

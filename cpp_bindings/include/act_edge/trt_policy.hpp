@@ -21,6 +21,7 @@
 #include <string>
 
 #include "act_edge/async_runner.hpp"
+#include "act_edge/engine_selection.hpp"
 #include "act_edge/errors.hpp"
 #include "act_edge/manifest.hpp"
 #include "act_edge/observation.hpp"
