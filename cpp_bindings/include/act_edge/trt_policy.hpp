@@ -7,6 +7,7 @@
 //
 // Engine choice: select_engine (engine_selection.hpp, the Python rule); a DLA engine runs on the
 // DLA core it was built for (IRuntime::setDLACore before deserializing).
+//
 // Per step:  validate -> stage_inputs (host pinned buffers) -> host_to_device -> infer (enqueueV3
 //            or CUDA graph) -> device_to_host -> ensemble / chunk queue, each timed into one
 //            profiler step (total included; predict_chunk() records one too, without ensemble).
