@@ -95,10 +95,16 @@ def _quote(path: str) -> str:
     return f"'{path}'" if re.search(r"\s", path) else path
 
 
+def release(version: str) -> str:
+    """major.minor.patch of a TensorRT version: "10.13.3.9" -> "10.13.3" (the build number is ignored:
+    the C++ runtime reads its version from getInferLibVersion(), which has no build number)."""
+    return ".".join(version.split(".")[:3])
+
+
 def mismatch_reasons(key: EngineKey, machine: Machine) -> list[str]:
     """'expected X, found Y' fragments where an engine cannot run on `machine` (empty: it can)."""
     out = []
-    if key.trt_version != machine.trt_version:
+    if release(key.trt_version) != release(machine.trt_version):
         out.append(f"TensorRT {machine.trt_version} (engine built with {key.trt_version})")
     if (key.gpu_name, key.compute_capability) != (machine.gpu_name, machine.compute_capability):
         out.append(f"GPU {machine.gpu_name} sm{machine.compute_capability.replace('.', '')} "
@@ -117,6 +123,29 @@ def check_compatible(key: EngineKey, machine: Machine, bundle: str, engine_path:
         )
 
 
+def onnx_sha256_of(manifest: dict[str, Any]) -> dict[str, str]:
+    """precision -> sha256 of the bundle's ONNX for it (artifacts onnx_fp16 / onnx_fp32, where present)."""
+    artifacts = manifest.get("artifacts") or {}
+    out = {}
+    for precision, name in (("fp16", "onnx_fp16"), ("fp32", "onnx_fp32")):
+        sha = (artifacts.get(name) or {}).get("sha256")
+        if sha:
+            out[precision] = sha
+    return out
+
+
+def check_request(precision: str | None, typing: str | None, max_batch: int) -> None:
+    """ValueError (one line) for an engine request no engine can satisfy whatever the bundle holds."""
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"engine request: precision '{precision}' is not one of fp16, fp32")
+    if typing is not None and typing not in TYPINGS:
+        raise ValueError(f"engine request: typing '{typing}' is not one of strong, weak")
+    if typing == "weak" and precision == "fp32":
+        raise ValueError("engine request: weak typing only means something for fp16 (fp32 ONNX + BuilderFlag.FP16)")
+    if max_batch < 1:
+        raise ValueError(f"engine request: max_batch must be >= 1, got {max_batch}")
+
+
 def find_engine(
     manifest: dict[str, Any],
     machine: Machine,
@@ -129,9 +158,17 @@ def find_engine(
 ) -> dict[str, Any]:
     """The manifest `engines[]` entry to load on `machine`, or EngineMismatch saying why none fits.
 
-    precision/typing None: prefer fp16 strong, then fp16 weak, then fp32. `onnx_sha256` maps
-    precision -> sha256 of the bundle's ONNX for it; engines parsed from another ONNX are stale.
+    The rule (docs/bundle-format.md, "Engine selection"; C++ select_engine ports it; the cases in
+    tests/conformance/engine_selection_cases.json hold both to it): drop engines parsed from another
+    ONNX than the bundle's; keep the requested precision/typing (None: any); keep those built for
+    this TensorRT release and GPU; keep those whose max_batch >= `max_batch`; pick fp16 strong, then
+    fp16 weak, then fp32, a GPU engine before a DLA one, then the smallest max_batch, then the first
+    listed. `onnx_sha256` maps precision -> sha256 of the bundle's ONNX for it (None: read from the
+    manifest's artifacts, onnx_sha256_of). A request no engine can satisfy is a ValueError.
     """
+    check_request(precision, typing, max_batch)
+    if onnx_sha256 is None:
+        onnx_sha256 = onnx_sha256_of(manifest)
     want_precision = precision or "fp16"
     want_typing = typing or "strong"
     entries = [(e, EngineKey.from_dict(e["key"])) for e in manifest.get("engines", [])]

@@ -11,18 +11,12 @@
 #include "act_edge/manifest.hpp"
 #include "act_edge/observation.hpp"
 #include "act_edge/temporal_ensemble.hpp"
-#ifdef ACT_EDGE_WITH_TENSORRT
-#include "act_edge/trt_policy.hpp"
-#endif
+#include "act_edge/trt_policy.hpp"  // without TensorRT: a stub whose constructor throws BackendUnavailable
 
 struct act_edge_ensemble { act_edge::TemporalEnsemble impl; };
 struct act_edge_chunk_queue { act_edge::ChunkQueue impl; };
 struct act_edge_schema { act_edge::ObservationSchema impl; };
-#ifdef ACT_EDGE_WITH_TENSORRT
 struct act_edge_policy { act_edge::TrtPolicy impl; };
-#else
-struct act_edge_policy { int unused; };
-#endif
 
 namespace {
 
@@ -115,13 +109,7 @@ extern "C" {
 
 const char* act_edge_last_error(void) { return g_last_error.c_str(); }
 
-int act_edge_has_tensorrt(void) {
-#ifdef ACT_EDGE_WITH_TENSORRT
-    return 1;
-#else
-    return 0;
-#endif
-}
+int act_edge_has_tensorrt(void) { return act_edge::tensorrt_available() ? 1 : 0; }
 
 act_edge_ensemble* act_edge_ensemble_create(size_t chunk_size, size_t action_dim, double coeff) {
     return create<act_edge_ensemble>(
@@ -207,7 +195,6 @@ act_edge_policy* act_edge_policy_create(const char* bundle_dir, const act_edge_o
         fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_policy_create: NULL bundle_dir");
         return nullptr;
     }
-#ifdef ACT_EDGE_WITH_TENSORRT
     return create<act_edge_policy>([&] {
         act_edge_options d;
         act_edge_options_init(&d);
@@ -232,33 +219,23 @@ act_edge_policy* act_edge_policy_create(const char* bundle_dir, const act_edge_o
         to.refill_margin = o.refill_margin;
         return new act_edge_policy{act_edge::TrtPolicy(std::move(to))};
     });
-#else
-    (void)opts;
-    fail(ACT_EDGE_ERR_UNAVAILABLE, "built without TensorRT");
-    return nullptr;
-#endif
 }
 
 void act_edge_policy_destroy(act_edge_policy* p) { delete p; }
 
 act_edge_status act_edge_policy_reset(act_edge_policy* p) {
     if (!p) return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_policy_reset: NULL handle");
-#ifdef ACT_EDGE_WITH_TENSORRT
     try {
         p->impl.reset();  // async: ConcurrentUseError if another thread is inside step()
         return ok();
     } catch (...) {
         return from_exception();
     }
-#else
-    return fail(ACT_EDGE_ERR_UNAVAILABLE, "built without TensorRT");
-#endif
 }
 
 act_edge_status act_edge_policy_step(act_edge_policy* p, const act_edge_tensor* obs, size_t n, float* action,
                                      size_t action_len) {
     if (!p || !action) return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_policy_step: NULL argument");
-#ifdef ACT_EDGE_WITH_TENSORRT
     try {
         if (action_len != p->impl.action_dim()) return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_policy_step: action_len must be action_dim");
         p->impl.step(to_observation(obs, n), action);
@@ -266,16 +243,11 @@ act_edge_status act_edge_policy_step(act_edge_policy* p, const act_edge_tensor* 
     } catch (...) {
         return from_exception();
     }
-#else
-    (void)obs; (void)n; (void)action_len;
-    return fail(ACT_EDGE_ERR_UNAVAILABLE, "built without TensorRT");
-#endif
 }
 
 act_edge_status act_edge_policy_predict_chunk(act_edge_policy* p, const act_edge_tensor* obs, size_t n, int batched,
                                               float* out, size_t out_len, size_t* batch_out) {
     if (!p || !out) return fail(ACT_EDGE_ERR_INVALID_ARGUMENT, "act_edge_policy_predict_chunk: NULL argument");
-#ifdef ACT_EDGE_WITH_TENSORRT
     try {
         const size_t per = p->impl.chunk_size() * p->impl.action_dim();
         if (out_len < per * (batched ? p->impl.max_batch() : 1))
@@ -286,28 +258,14 @@ act_edge_status act_edge_policy_predict_chunk(act_edge_policy* p, const act_edge
     } catch (...) {
         return from_exception();
     }
-#else
-    (void)obs; (void)n; (void)batched; (void)out_len; (void)batch_out;
-    return fail(ACT_EDGE_ERR_UNAVAILABLE, "built without TensorRT");
-#endif
 }
 
 size_t act_edge_policy_action_dim(const act_edge_policy* p) {
-#ifdef ACT_EDGE_WITH_TENSORRT
     return p ? p->impl.action_dim() : 0;
-#else
-    (void)p;
-    return 0;
-#endif
 }
 
 size_t act_edge_policy_chunk_size(const act_edge_policy* p) {
-#ifdef ACT_EDGE_WITH_TENSORRT
     return p ? p->impl.chunk_size() : 0;
-#else
-    (void)p;
-    return 0;
-#endif
 }
 
 act_edge_schema* act_edge_schema_create(const char* io_inputs_json) {

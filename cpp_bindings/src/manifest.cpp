@@ -297,21 +297,6 @@ json parse_strict(std::string_view text, const std::string& origin) {
     }
 }
 
-std::string sm(const std::string& cc) {
-    std::string s = "sm_";
-    for (char c : cc)
-        if (c != '.') s += c;
-    return s;
-}
-
-// "10.3.0.26" -> "10.3.0": engines are tied to major.minor.patch, not to the build number.
-std::string version3(const std::string& v) {
-    std::size_t dots = 0, i = 0;
-    for (; i < v.size(); ++i)
-        if (v[i] == '.' && ++dots == 3) break;
-    return v.substr(0, i);
-}
-
 // "8.7", 8.7, [8, 7], "87", "sm_87" -> "8.7"; "" if unrecognized.
 std::string normalize_cc(const json& cc) {
     if (cc.is_array() && cc.size() == 2 && cc[0].is_number_integer() && cc[1].is_number_integer())
@@ -431,6 +416,8 @@ Manifest parse_manifest(std::string_view json_text, const std::string& origin) {
             if (key.contains("onnx_sha256") && !key["onnx_sha256"].is_null())
                 e.key.onnx_sha256 = r.str(key, "onnx_sha256", kw + ".onnx_sha256");
             e.key.max_batch = key.contains("max_batch") ? r.integer(key, "max_batch", kw + ".max_batch", 1, kMaxBatch) : 1;
+            if (key.contains("dla_core") && !key["dla_core"].is_null())
+                e.key.dla_core = static_cast<int>(r.integer(key, "dla_core", kw + ".dla_core", 0, 15));
             m.engines.push_back(std::move(e));
         }
     }
@@ -481,31 +468,6 @@ void verify_sha256(const std::string& path, const std::string& expected_hex) {
         throw BundleError(path + ": sha256 " + got.substr(0, 12) + "... does not match the manifest's " +
                           expected_hex.substr(0, 12) + "... (file modified or truncated; re-export the bundle)");
     }
-}
-
-std::string engine_incompatibility(const EngineEntry& engine, const MachineInfo& machine, const std::string& bundle_dir) {
-    const EngineKey& k = engine.key;
-    if (version3(k.trt_version) == version3(machine.trt_version) && k.gpu_name == machine.gpu_name &&
-        k.compute_capability == machine.compute_capability) {
-        return "";
-    }
-    return "engine " + join_path(bundle_dir, engine.path) + " was built for TensorRT " + k.trt_version + " on " +
-           k.gpu_name + " (" + sm(k.compute_capability) + "); this machine has TensorRT " + machine.trt_version +
-           " on " + machine.gpu_name + " (" + sm(machine.compute_capability) +
-           "); rebuild with: act-edge build-engine " + bundle_dir;
-}
-
-const EngineEntry& select_engine(const Manifest& m, const MachineInfo& machine, const std::string& precision) {
-    std::string first_error;
-    for (const auto& e : m.engines) {
-        if (!precision.empty() && e.key.precision != precision) continue;
-        std::string why = engine_incompatibility(e, machine, m.bundle_dir);
-        if (why.empty()) return e;
-        if (first_error.empty()) first_error = why;
-    }
-    if (!first_error.empty()) throw BackendUnavailable(first_error);
-    throw BackendUnavailable(m.bundle_dir + ": no " + (precision.empty() ? std::string("") : precision + " ") +
-                             "TensorRT engine in the manifest; build one with: act-edge build-engine " + m.bundle_dir);
 }
 
 }  // namespace act_edge

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "act_edge/engine_selection.hpp"
 #include "act_edge/manifest.hpp"
 #include "act_edge/sha256.hpp"
 
@@ -146,16 +147,30 @@ TEST_CASE("read_manifest and engine sha256 verification", "[manifest]") {
 TEST_CASE("engine compatibility key", "[manifest]") {
     Manifest m = parse_manifest(sample_manifest().dump(), "b.actedge/manifest.json");
     m.bundle_dir = "b.actedge";
-    MachineInfo orin{"10.3.0.26", "Orin", "8.7"};
+    MachineInfo orin{"10.3.0.26", "Orin", "8.7"};  // the build number is not part of the key
     CHECK(engine_incompatibility(m.engines[0], orin, m.bundle_dir) == "");
     CHECK(&select_engine(m, orin) == &m.engines[0]);
     MachineInfo h100{"10.7.0", "NVIDIA H100 80GB HBM3", "9.0"};
     const std::string want =
-        "engine b.actedge/engines/orin.fp16.engine was built for TensorRT 10.3.0 on Orin (sm_87); this machine has "
-        "TensorRT 10.7.0 on NVIDIA H100 80GB HBM3 (sm_90); rebuild with: act-edge build-engine b.actedge";
+        "engine engines/orin.fp16.engine does not match this machine: expected TensorRT 10.7.0 (engine built with "
+        "10.3.0); GPU NVIDIA H100 80GB HBM3 sm90 (engine built on Orin sm87); rebuild it here: act-edge build-engine "
+        "b.actedge --fp16 --weak-typing --max-batch 8";
     CHECK(engine_incompatibility(m.engines[0], h100, m.bundle_dir) == want);
     CHECK_THROWS_WITH(select_engine(m, h100), want);
-    CHECK_THROWS_AS(select_engine(m, orin, "fp32"), BackendUnavailable);
+    CHECK_THROWS_AS(select_engine(m, orin, EngineRequest{"fp32", "", 1}), BackendUnavailable);
+}
+
+TEST_CASE("engine key dla_core: absent or null is a GPU engine, else 0..15", "[manifest]") {
+    auto j = sample_manifest();
+    CHECK_FALSE(parse_manifest(j.dump(), "m.json").engines[0].key.dla_core.has_value());
+    j["engines"][0]["key"]["dla_core"] = nullptr;
+    CHECK_FALSE(parse_manifest(j.dump(), "m.json").engines[0].key.dla_core.has_value());
+    j["engines"][0]["key"]["dla_core"] = 1;
+    CHECK(parse_manifest(j.dump(), "m.json").engines[0].key.dla_core == 1);
+    for (const char* bad : {"16", "-1", "0.5", "\"0\""}) {
+        j["engines"][0]["key"]["dla_core"] = nlohmann::json::parse(bad);
+        CHECK_THROWS_AS(parse_manifest(j.dump(), "m.json"), BundleError);
+    }
 }
 
 // --- issue 10 defect 5: artifact and engine paths stay inside the bundle ------------------------

@@ -55,6 +55,7 @@ struct EngineKey {
     std::string typing;              // "strong" / "weak"
     std::string onnx_sha256;
     std::int64_t max_batch = 1;
+    std::optional<int> dla_core;     // nullopt: a GPU engine; else the DLA core (0..15) it was built for
 };
 
 // One of the manifest's artifacts (artifacts.<key>: onnx_fp32, onnx_fp16, parity_inputs, ...).
@@ -103,21 +104,6 @@ std::string resolve_in_bundle(const std::string& bundle_dir, const std::string& 
 // Throws BundleError naming the file if it is missing or its sha256 differs from `expected_hex`.
 void verify_sha256(const std::string& path, const std::string& expected_hex);
 
-// The machine an engine would run on.
-struct MachineInfo {
-    std::string trt_version;
-    std::string gpu_name;
-    std::string compute_capability;  // "8.7"
-};
-
-// "" if the key matches the machine, else the one-line compatibility error of the Python runtime:
-// "engine <path> was built for TensorRT X on <gpu> (sm_XY); this machine has TensorRT Y on <gpu>
-//  (sm_ZW); rebuild with: act-edge build-engine <bundle>".
-std::string engine_incompatibility(const EngineEntry& engine, const MachineInfo& machine,
-                                   const std::string& bundle_dir);
-
-// The first engine whose key matches the machine (and `precision`, unless empty); throws
-// BackendUnavailable with the incompatibility of the first candidate, or naming what is missing.
-const EngineEntry& select_engine(const Manifest& m, const MachineInfo& machine, const std::string& precision = "");
+// Engine selection (MachineInfo, select_engine): act_edge/engine_selection.hpp.
 
 }  // namespace act_edge

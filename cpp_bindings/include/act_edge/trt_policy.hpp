@@ -1,8 +1,12 @@
 // TrtPolicy: a bundle's TensorRT engine in a C++ control process, no Python.
 //
-// Available only when the library was built with TensorRT and CUDA (ACT_EDGE_WITH_TENSORRT is
-// defined for consumers of the act_edge target then). The header itself has no CUDA/TensorRT
-// includes (pimpl), so it can be included anywhere.
+// Declared in every build. Built with TensorRT and CUDA (ACT_EDGE_WITH_TENSORRT is then defined for
+// consumers of the act_edge target, and tensorrt_available() is true) it runs the engine; built
+// without them its constructor throws BackendUnavailable (src/trt_policy_stub.cpp). The header has
+// no CUDA/TensorRT includes (pimpl), so it can be included anywhere.
+//
+// Engine choice: select_engine (engine_selection.hpp, the Python rule); a DLA engine runs on the
+// DLA core it was built for (IRuntime::setDLACore before deserializing).
 //
 // Per step:  validate -> stage_inputs (host pinned buffers) -> host_to_device -> infer (enqueueV3
 //            or CUDA graph) -> device_to_host -> ensemble / chunk queue, each timed into one
@@ -21,6 +25,7 @@
 #include <string>
 
 #include "act_edge/async_runner.hpp"
+#include "act_edge/engine_selection.hpp"
 #include "act_edge/errors.hpp"
 #include "act_edge/manifest.hpp"
 #include "act_edge/observation.hpp"
@@ -33,9 +38,11 @@ struct TrtPolicyOptions {
     std::string bundle_dir;
     // CUDA device index the engine is deserialized on and runs on.
     int device = 0;
-    // Engine precision to pick from the manifest's engines ("fp16", "fp32"); "" = the first one
-    // built for this machine's TensorRT version and GPU.
+    // Engine precision / typing to pick from the manifest's engines ("fp16", "fp32" / "strong",
+    // "weak"); "" = any, in the order of select_engine (fp16 strong, fp16 weak, fp32; GPU before DLA;
+    // the smallest max_batch >= this max_batch, or 1 if it is 0).
     std::string precision;
+    std::string typing;
     // How a chunk becomes an action per step. ManifestDefault: the manifest's runtime section
     // (temporal_ensemble_coeff non-null -> ensemble, else chunk queue with its n_action_steps).
     enum class Mode { ManifestDefault, Ensemble, ChunkQueue };
@@ -48,8 +55,9 @@ struct TrtPolicyOptions {
     // Capture enqueueV3 for batch 1 in a CUDA graph at load and replay it each step (lower launch
     // overhead and jitter). Falls back to enqueueV3 if capture fails.
     bool use_cuda_graph = true;
-    // Largest batch predict_chunk(batched) accepts; buffers are sized for it. 0 = the engine key's
-    // max_batch (the manifest's max_batch if the key has none). Must not exceed the engine's.
+    // Largest batch predict_chunk(batched) accepts; buffers are sized for it. The engine chosen is
+    // the smallest whose profile allows it (none: BackendUnavailable). 0 = the chosen engine key's
+    // max_batch (engines for batch 1 and up are considered).
     int max_batch = 0;
     // Verify the engine file's sha256 against the manifest before deserializing it.
     bool verify_sha256 = true;
@@ -68,8 +76,10 @@ struct TrtPolicyOptions {
 class TrtPolicy {
 public:
     // Reads and checks the manifest, picks the engine for this machine (BackendUnavailable with the
-    // one-line compatibility error otherwise), verifies its sha256, deserializes it, allocates every
-    // buffer, binds tensor addresses and optionally captures a CUDA graph.
+    // one-line reason and rebuild command otherwise; std::invalid_argument for a precision / typing
+    // that no engine can have), verifies its sha256, deserializes it (on its DLA core for a DLA
+    // engine), allocates every buffer, binds tensor addresses and optionally captures a CUDA graph.
+    // Built without TensorRT: throws BackendUnavailable.
     explicit TrtPolicy(TrtPolicyOptions options);
     ~TrtPolicy();
     TrtPolicy(TrtPolicy&&) noexcept;
@@ -118,7 +128,11 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// TensorRT version and GPU of this machine (device index), as the engine key writes them.
+// TensorRT version (major.minor.patch) and GPU of this machine (device index), as the engine key
+// writes them. Built without TensorRT: throws BackendUnavailable.
 MachineInfo this_machine(int device);
+
+// Whether this build runs TrtPolicy (false: built without TensorRT, TrtPolicy's constructor throws).
+bool tensorrt_available() noexcept;
 
 }  // namespace act_edge
