@@ -77,3 +77,23 @@ def test_doctor_smoke_run_passes_on_a_camera_less_bundle(camera_less_bundle):
 def test_tensorrt_profiles_cover_only_the_vector_inputs(camera_less_bundle):
     io = load_bundle(camera_less_bundle / "ckpt.actedge").manifest["io"]["inputs"]
     assert profile_shapes(io, 4) == {"state": ((1, 3), (1, 3), (4, 3)), "env_state": ((1, 7), (1, 7), (4, 7))}
+
+
+def test_python_and_cpp_manifest_readers_accept_it_and_refuse_no_observation_input(camera_less_bundle):
+    from cpp_build import build_cpp, import_cpp
+
+    from act_edge.errors import BundleError
+    from act_edge.manifest_schema import check_manifest
+
+    cpp = import_cpp(build_cpp())
+    path = camera_less_bundle / "ckpt.actedge" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    assert check_manifest(manifest, str(path)).cameras == ()
+    assert cpp.parse_manifest_error(path.read_text(), str(path)) is None
+    # no cameras and no env state: a policy without any observation input, refused by both readers
+    manifest["spec"]["env_state_dim"] = 0
+    manifest["spec"]["env_state_norm"] = {"mode": "identity"}
+    manifest["io"]["inputs"] = manifest["io"]["inputs"][:1]
+    with pytest.raises(BundleError, match="a spec without cameras needs an env state"):
+        check_manifest(manifest, str(path))
+    assert "spec.cameras: no cameras and no env state" in cpp.parse_manifest_error(json.dumps(manifest), str(path))
