@@ -196,3 +196,18 @@ def test_config_with_images_but_camera_less_weights_is_refused(tmp_path):
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(fx["dir"])
     assert "1 image feature(s) but the weights have no backbone" in one_line(info.value)
+
+
+def test_torch_backend_and_async_step_on_a_camera_less_bundle(exported):
+    fx, _, path, _ = exported
+    feeds = _feeds(fx["config"], 3, 600)
+    ref = _reference(fx, feeds)
+    with Policy.load(path, backend="torch", max_batch=3) as policy:
+        assert normalized_error(policy.predict_chunk(feeds, batched=True), ref, _action_unit(fx)) <= TOL
+    episode = _episode(fx, 5, 700)
+    first = _reference(fx, {n: v[None] for n, v in episode[0].items()})[0, 0]
+    with Policy.load(path, backend="onnxruntime", inference="async") as policy:
+        policy.reset()
+        actions = [policy.step(o).copy() for o in episode]  # the first step waits for its chunk
+    assert normalized_error(actions[0], first, _action_unit(fx)) <= TOL
+    assert np.isfinite(np.stack(actions)).all()
