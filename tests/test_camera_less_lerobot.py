@@ -211,3 +211,10 @@ def test_torch_backend_and_async_step_on_a_camera_less_bundle(exported):
         actions = [policy.step(o).copy() for o in episode]  # the first step waits for its chunk
     assert normalized_error(actions[0], first, _action_unit(fx)) <= TOL
     assert np.isfinite(np.stack(actions)).all()
+
+
+def test_cameras_option_on_a_camera_less_config_is_refused(tmp_path):
+    fx = ff.write_lerobot(tmp_path / "run", ff.LeRobotConfig(cameras={}, env=4), seed=1)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(fx["dir"], cameras="top")
+    assert "--cameras given but config.json has no image features" in one_line(info.value)

@@ -149,6 +149,9 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
     if visual and backbone != arch.backbone:
         raise CheckpointError(f"{cfg_path}: vision_backbone is {backbone} but the weights are a {arch.backbone}")
     names = [_camera_name(k) for k in visual]
+    if cameras is not None and not visual:
+        raise CheckpointError(f"--cameras given but {cfg_path.name} has no image features (a camera-less policy: "
+                              "its inputs are the state and environment state only)")
     if cameras is not None:
         given = camera_list(cameras, names)
         if len(given) != len(visual):
