@@ -81,6 +81,19 @@ SCHEMAS = {
             {"name": "state", "dtype": "float32", "shape": ["batch", 4], "layout": "BS", "units": "robot"},
             {"name": "env_state", "dtype": "float32", "shape": ["batch", 2], "layout": "BS", "units": "robot"}],
     },
+    "camera_less": {
+        "about": "no cameras (a LeRobot state-only policy): state 3, env_state 2",
+        "max_batch": 3,
+        "io_inputs": [
+            {"name": "state", "dtype": "float32", "shape": ["batch", 3], "layout": "BS", "units": "robot"},
+            {"name": "env_state", "dtype": "float32", "shape": ["batch", 2], "layout": "BS", "units": "robot"}],
+    },
+    "env_only": {
+        "about": "no cameras and no robot state: env_state 4 only (the batch comes from env_state)",
+        "max_batch": 2,
+        "io_inputs": [
+            {"name": "env_state", "dtype": "float32", "shape": ["batch", 4], "layout": "BS", "units": "robot"}],
+    },
 }
 
 
@@ -112,9 +125,13 @@ class Obs:
 
     def good(self, batch: int | None = None, stacked: bool = False, state_dtype: str = "float32") -> dict[str, Any]:
         lead = () if batch is None else (batch,)
-        obs: dict[str, Any] = {"state": {"array": arr(self.f(lead + (self.dim("state"),), state_dtype))}}
+        obs: dict[str, Any] = {}
+        if self.dim("state"):
+            obs["state"] = {"array": arr(self.f(lead + (self.dim("state"),), state_dtype))}
         cams = self.cams()
-        if stacked:
+        if not cams:
+            pass
+        elif stacked:
             h, w = cams[0][1]
             obs["images"] = self.u8(lead + (len(cams), h, w, 3))
         else:
@@ -388,6 +405,39 @@ def observation_cases() -> dict[str, Any]:
     g["env_state"] = with_value(g["env_state"], 1, 4e38)
     case("s13_env_state", "rgbd", g,
          "env_state: value 4e+38 at index 1 is outside the float32 range (the model's input type; it would become inf)")
+
+    # camera-less bundles (appended last: the cases above keep their random data)
+    cl, env = Obs(rng, "camera_less"), Obs(rng, "env_only")
+    no_cams = "this bundle has no cameras"
+    case("ok_camera_less", "camera_less", cl.good(), 1)
+    case("ok_camera_less_batched", "camera_less", cl.good(batch=3), 3, batched=True)
+    case("ok_env_only", "env_only", env.good(), 1)
+    case("ok_env_only_batched", "env_only", env.good(batch=2), 2, batched=True)
+    g = cl.good()
+    g["images"] = {"cameras": {"top": cl.u8((6, 8, 3))}}
+    case("cl_images_given", "camera_less", g, "observation['images']: unknown field: " + no_cams
+         + " (expected one of ['env_state', 'state'])")
+    g = cl.good(batch=2)
+    g["images"] = cl.u8((2, 1, 6, 8, 3))
+    case("cl_images_array_given_batched", "camera_less", g, "observation['images']: unknown field: " + no_cams
+         + " (expected one of ['env_state', 'state'])", batched=True)
+    g = cl.good()
+    del g["env_state"]
+    case("cl_missing_env_state", "camera_less", g, "env_state: missing (expected float32 array of shape (2,))")
+    g = cl.good(batch=2)
+    g["state"] = with_value(g["state"], 4, float("nan"))
+    case("cl_state_nan_batched", "camera_less", g, "state: non-finite value nan at index 4", batched=True)
+    g = cl.good(batch=4)
+    case("cl_over_max_batch", "camera_less", g, "state: batch 4 is outside 1..3", batched=True)
+    g = env.good()
+    g["state"] = {"array": arr(env.f((3,)))}
+    case("env_only_state_given", "env_only", g, "observation['state']: unknown field: this bundle has no robot-state input (expected one of ['env_state'])")
+    g = env.good(batch=2)
+    g["env_state"] = {"array": arr(env.f((2, 5)))}
+    case("env_only_shape_batched", "env_only", g, "env_state: expected shape (batch, 4), got (2, 5)", batched=True)
+    g = env.good()
+    g["env_state"] = with_value(g["env_state"], 2, float("-inf"))
+    case("env_only_inf", "env_only", g, "env_state: non-finite value -inf at index 2")
 
     schema_errors = [
         {"name": "unknown_input", "io_inputs": SCHEMAS["two_cams"]["io_inputs"] + [

@@ -47,7 +47,7 @@ def export_bundle(ckpt: LoadedCheckpoint, dest: str | Path, *, fp16: bool = Fals
     figures = model_figures(model)
 
     def build(tmp: Path) -> dict[str, Any]:
-        log(f"exporting ONNX (opset {opset}, BatchNorm folded) ...")
+        log(f"exporting ONNX (opset {opset}{', BatchNorm folded' if spec.cameras else ', no backbone'}) ...")
         export_onnx(model, tmp / "model.onnx", opset)
         log(f"checking parity against torch at batch {', '.join(map(str, PARITY_BATCHES))} ...")
         parity, saved = _fp32_parity(model, tmp / "model.onnx", tolerance)

@@ -48,6 +48,7 @@ std::size_t InputStager::batch_of(const Observation& obs, bool batched) const {
     require_data(obs);
     if (!batched) return 1;
     const ObservationField* st = obs.find("state");
+    if (st == nullptr) st = obs.find("env_state");  // a state-less (env state only) bundle
     return static_cast<std::size_t>(st->array.shape[0]);
 }
 

@@ -191,3 +191,32 @@ TEST_CASE("format_shape writes Python tuples", "[observation]") {
     CHECK(format_shape(b, 4) == "(batch, 480, 640, 3)");
     CHECK(format_shape(nullptr, 0) == "()");
 }
+
+TEST_CASE("camera-less bundles: no images field; images given is named", "[observation]") {
+    const auto with_state = ObservationSchema::from_io_inputs_json(R"([
+      {"name": "state", "dtype": "float32", "shape": ["batch", 2], "layout": "BS"},
+      {"name": "env_state", "dtype": "float32", "shape": ["batch", 16], "layout": "BE"}])");
+    const auto env_only = ObservationSchema::from_io_inputs_json(R"([
+      {"name": "env_state", "dtype": "float32", "shape": ["batch", 16], "layout": "BE"}])");
+    CHECK(with_state.cameras.empty());
+    CHECK(with_state.fields == std::vector<std::string>{"env_state", "state"});
+    CHECK(env_only.field_order == std::vector<std::string>{"env_state"});
+    std::vector<float> state = {0.3f, -1.2f};
+    std::vector<float> env(16, 0.7f);
+    std::vector<float> env3(3 * 16, -0.4f);
+    Observation o;
+    o.add_array("state", ArrayView("float32", {2}, state.data()));
+    o.add_array("env_state", ArrayView("float32", {16}, env.data()));
+    CHECK_FALSE(check_observation(with_state, o).has_value());
+    CHECK(*check_observation(env_only, o) ==
+          "observation['state']: unknown field: this bundle has no robot-state input (expected one of ['env_state'])");
+    o.add_cameras("images").cameras.emplace_back("top", ArrayView("uint8", {8, 8, 3}));
+    CHECK(*check_observation(with_state, o) ==
+          "observation['images']: unknown field: this bundle has no cameras (expected one of ['env_state', 'state'])");
+    Observation batched;
+    batched.add_array("env_state", ArrayView("float32", {3, 16}, env3.data()));
+    CHECK_FALSE(check_observation(env_only, batched, true, 3).has_value());
+    CHECK(*check_observation(env_only, batched, true, 2) == "env_state: batch 3 is outside 1..2");
+    CHECK_THROWS_AS(ObservationSchema::from_io_inputs_json(
+                        R"([{"name": "state", "dtype": "float32", "shape": ["batch", 2]}])"), BundleError);
+}
