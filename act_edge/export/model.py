@@ -92,8 +92,17 @@ class ActInferenceModel(nn.Module):
         return self.postprocess(self.action_head(hs))  # (B, chunk, A) robot units
 
 
+def build_inference_model(spec: ActSpec) -> nn.Module:
+    """The inference graph of the spec's architecture: ActInferenceModel (detr) or DecoderOnlyModel."""
+    if spec.architecture == "decoder_only":
+        from .decoder_only import DecoderOnlyModel
+
+        return DecoderOnlyModel(spec)
+    return ActInferenceModel(spec)
+
+
 def canonical_shapes(spec: ActSpec) -> dict[str, tuple[int, ...]]:
     """Canonical weight names and shapes for a spec (what every loader must produce)."""
     with torch.device("meta"):
-        model = ActInferenceModel(spec)
+        model = build_inference_model(spec)
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}

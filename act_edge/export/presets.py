@@ -85,10 +85,10 @@ def random_weights(spec: ActSpec, seed: int = 0) -> dict[str, torch.Tensor]:
     Convs: Kaiming normal (fan_out); BatchNorm: random running stats and affine near identity, so BN
     folding is exercised; linear layers and attention: PyTorch/xavier defaults; embeddings N(0, 0.02)-ish.
     """
-    from .model import ActInferenceModel
+    from .model import build_inference_model
 
     gen = torch.Generator().manual_seed(seed)
-    model = ActInferenceModel(spec)
+    model = build_inference_model(spec)
     for name, t in model.state_dict().items():
         if name.endswith("running_var"):
             t.copy_(torch.rand(t.shape, generator=gen) * 0.5 + 0.75)
