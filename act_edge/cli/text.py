@@ -25,7 +25,9 @@ def spec_lines(spec: ActSpec) -> list[str]:
         + (f", env state {spec.env_state_dim} ({norm(spec.env_state_norm)})" if spec.env_state_dim else ""),
         f"action        {spec.action_dim} x chunk {spec.chunk_size} ({norm(spec.action_norm)})",
         f"backbone      {spec.backbone}{' (dilated, stride 16)' if spec.dilation else ''}, "
-        f"{spec.n_image_tokens} image tokens + {spec.n_1d_tokens} 1-D tokens",
+        f"{spec.n_image_tokens} image tokens + {spec.n_1d_tokens} 1-D tokens"
+        if spec.architecture == "detr" else
+        "architecture  decoder_only: action queries cross-attend to [obs, z = 0] (2 memory tokens), no final norm",
         f"transformer   d_model {spec.d_model}, {spec.n_heads} heads, FF {spec.dim_feedforward} {spec.activation}, "
         f"{spec.n_encoder_layers} enc / {spec.n_decoder_layers} dec layers, {'pre' if spec.pre_norm else 'post'}-norm",
     ]
