@@ -63,12 +63,21 @@ def behavior(rng: np.random.Generator) -> ActSpec:
                    state_norm=ranges(37), action_norm=ranges(23), name="behavior")
 
 
+def simplified(rng: np.random.Generator) -> ActSpec:
+    """"Simplified ACT" of course notes, their defaults: decoder-only, d_model 256, 4 heads, FF 512, 4 layers,
+    no normalization; obs (the `state` input) 14, action 14, chunk 50 (task sizes the notes leave open)."""
+    return ActSpec(cameras=(), state_dim=14, action_dim=14, chunk_size=50, d_model=256, n_heads=4,
+                   dim_feedforward=512, n_encoder_layers=0, n_decoder_layers=4, architecture="decoder_only",
+                   name="simplified")
+
+
 PRESETS: dict[str, Callable[[np.random.Generator], ActSpec]] = {
     "aloha-sim": aloha_sim,
     "aloha-real": aloha_real,
     "so100": so100,
     "tiny": tiny,
     "behavior": behavior,
+    "simplified": simplified,
 }
 
 
