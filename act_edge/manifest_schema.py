@@ -139,7 +139,8 @@ def resolve_inside(root: str | os.PathLike, value: Any, where: str, origin: str)
 
 
 def io_description(spec: ActSpec) -> dict[str, list[dict[str, Any]]]:
-    """Graph inputs/outputs: name, dtype, shape ("batch" = dynamic axis), layout, cameras."""
+    """Graph inputs/outputs: name, dtype, shape ("batch" = dynamic axis), layout, cameras. A camera-less
+    spec has no image input: only `state` and/or `env_state`."""
     inputs: list[dict[str, Any]] = []
     for g in spec.image_groups():
         cams = [spec.cameras[i].name for i in g.camera_indices]
@@ -150,8 +151,9 @@ def io_description(spec: ActSpec) -> dict[str, list[dict[str, Any]]]:
             inputs.append({"name": g.depth_input_name, "dtype": "float32",
                            "shape": ["batch", n, g.height, g.width], "layout": "BNHW", "units": "m",
                            "cameras": cams})
-    inputs.append({"name": "state", "dtype": "float32", "shape": ["batch", spec.state_dim], "layout": "BS",
-                   "units": "robot"})
+    if spec.state_dim:  # 0: a camera-less spec with env state only
+        inputs.append({"name": "state", "dtype": "float32", "shape": ["batch", spec.state_dim], "layout": "BS",
+                       "units": "robot"})
     if spec.env_state_dim:
         inputs.append({"name": "env_state", "dtype": "float32", "shape": ["batch", spec.env_state_dim],
                        "layout": "BE", "units": "robot"})

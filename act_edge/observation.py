@@ -74,8 +74,13 @@ class ObservationValidator:
         # A stacked (N, H, W, 3) images array is allowed when all cameras are in one graph input.
         self.stacked_input = image_inputs[0] if len(image_inputs) == 1 else None
         self.stacked_shape = (len(self.images), *self.images[0].shape) if self.stacked_input else None
-        self.fields = ["state", "images"] + (["depth"] if self.depth else []) + \
-                      (["env_state"] if "env_state" in self.vectors else [])
+        self.fields = (["state"] if "state" in self.vectors else []) + (["images"] if self.images else []) + \
+                      (["depth"] if self.depth else []) + (["env_state"] if "env_state" in self.vectors else [])
+        # Fields a camera-less (or state-less) bundle does not take: named with the reason.
+        self._absent_reason = {} if self.images else {"images": "this bundle has no cameras",
+                                                      "depth": "this bundle has no cameras"}
+        if "state" not in self.vectors:
+            self._absent_reason["state"] = "this bundle has no robot-state input"
         self._fields_set = frozenset(self.fields)
         self._expected_fields = repr(sorted(self.fields))
         self._cam_list = repr(self.camera_names)
@@ -97,14 +102,17 @@ class ObservationValidator:
             unknown = [k for k in obs if k not in fields]
             if unknown:
                 key = sorted(unknown, key=str)[0]
-                raise ObservationError(
-                    f"observation[{key!r}]: unknown field (expected one of {self._expected_fields})")
+                reason = self._absent_reason.get(key) if isinstance(key, str) else None
+                raise ObservationError(f"observation[{key!r}]: unknown field"
+                                       f"{': ' + reason if reason else ''} (expected one of {self._expected_fields})")
             for field in self.fields:
                 if field not in obs:
                     raise ObservationError(f"{field}: missing (expected {self._missing_hint(field, batched)})")
 
-        images = obs["images"]
-        if isinstance(images, np.ndarray):
+        images = obs["images"] if self.images else None
+        if images is None:  # a camera-less bundle
+            descs = self._descs_dict
+        elif isinstance(images, np.ndarray):
             if self.stacked_shape is None:
                 raise ObservationError(
                     "images: expected a dict of cameras (the cameras have different resolutions), got ndarray")
@@ -131,9 +139,9 @@ class ObservationValidator:
             i += 1
         batch = 1
         if batched:
-            state = arrs[0]
-            if state.ndim >= 1:
-                batch = state.shape[0]
+            first = arrs[0]  # state, or env_state in a state-less bundle
+            if first.ndim >= 1:
+                batch = first.shape[0]
         i = 0
         for arr in arrs:
             label, _, _, _, shape, _ = descs[i]
@@ -148,7 +156,7 @@ class ObservationValidator:
             elif arr.shape != shape:
                 raise ObservationError(f"{label}: expected shape {_shape_str(shape)}, got {_shape_str(arr.shape)}")
         if batched and not 1 <= batch <= self.max_batch:
-            raise ObservationError(f"state: batch {batch} is outside 1..{self.max_batch}")
+            raise ObservationError(f"{descs[0][0]}: batch {batch} is outside 1..{self.max_batch}")
         for i in self._finite_idx[descs is self._descs_stacked]:
             flat = arrs[i].reshape(-1)
             # max/min propagate nan and keep +-inf, raise no FP flags and allocate nothing; a nan
@@ -158,8 +166,9 @@ class ObservationValidator:
         return batch
 
     def _descriptors(self, stacked: bool) -> list[tuple[str, str | None, str, tuple[np.dtype, ...], tuple[int, ...], bool]]:
-        d: list[tuple[str, str | None, str, tuple[np.dtype, ...], tuple[int, ...], bool]] = [
-            ("state", None, "state", FLOAT_DTYPES, (self.vectors["state"][1],), True)]
+        d: list[tuple[str, str | None, str, tuple[np.dtype, ...], tuple[int, ...], bool]] = []
+        if "state" in self.vectors:
+            d.append(("state", None, "state", FLOAT_DTYPES, (self.vectors["state"][1],), True))
         if stacked:
             d.append(("images", None, "images", (_U8,), self.stacked_shape, False))  # type: ignore[arg-type]
         else:
@@ -200,10 +209,11 @@ class ObservationValidator:
               batched: bool = False) -> None:
         """Copy a validated observation into host input buffers (rows [:batch])."""
         if batched:
-            np.copyto(buffers["state"][:batch], obs["state"])
+            if "state" in self.vectors:
+                np.copyto(buffers["state"][:batch], obs["state"])
             if "env_state" in self.vectors:
                 np.copyto(buffers["env_state"][:batch], obs["env_state"])
-            images = obs["images"]
+            images = obs["images"] if self.images else {}
             if isinstance(images, np.ndarray):
                 np.copyto(buffers[self.stacked_input][:batch], images)  # type: ignore[index]
             else:
@@ -212,10 +222,11 @@ class ObservationValidator:
             for c in self.depth:
                 np.copyto(buffers[c.input_name][:batch, c.index], obs["depth"][c.name])
             return
-        np.copyto(buffers["state"][0], obs["state"])
+        if "state" in self.vectors:
+            np.copyto(buffers["state"][0], obs["state"])
         if "env_state" in self.vectors:
             np.copyto(buffers["env_state"][0], obs["env_state"])
-        images = obs["images"]
+        images = obs["images"] if self.images else {}
         if isinstance(images, np.ndarray):
             np.copyto(buffers[self.stacked_input][0], images)  # type: ignore[index]
         else:

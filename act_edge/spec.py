@@ -268,7 +268,12 @@ class ImageGroup:
 
 @dataclass(frozen=True)
 class ActSpec:
-    """Everything needed to build the z = 0 ACT inference graph and to feed it."""
+    """Everything needed to build the z = 0 ACT inference graph and to feed it.
+
+    `cameras` may be empty (LeRobot's camera-less ACT): no backbone (`backbone`/`dilation` are then
+    unused), encoder tokens latent, state (if state_dim > 0) and env state; env_state_dim must then be
+    > 0. state_dim 0 (no robot-state input) also needs an env state.
+    """
 
     cameras: tuple[CameraSpec, ...]
     state_dim: int
@@ -297,8 +302,6 @@ class ActSpec:
         if not isinstance(self.cameras, (list, tuple)):
             raise ValueError(f"cameras must be a list of cameras, got {_short(self.cameras)}")
         object.__setattr__(self, "cameras", tuple(self.cameras))
-        if not self.cameras and not decoder_only:
-            raise ValueError("an ACT spec needs at least one camera")
         if len(self.cameras) > MAX_CAMERAS:
             raise ValueError(f"{len(self.cameras)} cameras: at most {MAX_CAMERAS} are supported")
         bad = [i for i, c in enumerate(self.cameras) if not isinstance(c, CameraSpec)]
@@ -309,13 +312,18 @@ class ActSpec:
             raise ValueError(f"camera names must be unique, got {names}")
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
-        for key, lo, hi in (("state_dim", 1, MAX_VECTOR_DIM), ("action_dim", 1, MAX_VECTOR_DIM),
+        for key, lo, hi in (("state_dim", 0, MAX_VECTOR_DIM), ("action_dim", 1, MAX_VECTOR_DIM),
                             ("env_state_dim", 0, MAX_VECTOR_DIM), ("chunk_size", 1, MAX_CHUNK),
                             ("d_model", 1, MAX_D_MODEL), ("n_heads", 1, MAX_D_MODEL),
                             ("dim_feedforward", 1, MAX_FEEDFORWARD),
                             ("n_encoder_layers", 0 if decoder_only else 1, MAX_LAYERS),
                             ("n_decoder_layers", 1, MAX_LAYERS)):
             object.__setattr__(self, key, check_int(getattr(self, key), key, lo, hi))
+        if not self.cameras and not self.env_state_dim and not decoder_only:
+            raise ValueError("a spec without cameras needs an env state (env_state_dim > 0), as LeRobot's ACT "
+                             "requires one of image or environment-state inputs")
+        if not self.state_dim and not self.env_state_dim:
+            raise ValueError("state_dim 0 (no robot state) needs an env state (env_state_dim > 0)")
         for key in ("pre_norm", "dilation"):
             if not isinstance(getattr(self, key), (bool, np.bool_)):
                 raise ValueError(f"{key} must be true or false, got {getattr(self, key)!r}")
@@ -333,7 +341,7 @@ class ActSpec:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if decoder_only:
             self._check_decoder_only()
-        elif self.d_model % 4:
+        elif self.cameras and self.d_model % 4:
             raise ValueError(f"d_model {self.d_model} must be a multiple of 4 (2D sine embedding: sin/cos per axis)")
         for name, dim in (("state_norm", self.state_dim), ("action_norm", self.action_dim),
                           ("env_state_norm", self.env_state_dim)):
@@ -384,7 +392,7 @@ class ActSpec:
 
     @property
     def n_1d_tokens(self) -> int:
-        return 2 + (1 if self.env_state_dim else 0)  # latent, state, (env state)
+        return 1 + (1 if self.state_dim else 0) + (1 if self.env_state_dim else 0)  # latent, (state), (env state)
 
     @property
     def n_image_tokens(self) -> int:
@@ -395,7 +403,7 @@ class ActSpec:
         return self.n_1d_tokens + self.n_image_tokens
 
     def image_groups(self) -> list[ImageGroup]:
-        """Cameras grouped by (H, W) in order of first appearance."""
+        """Cameras grouped by (H, W) in order of first appearance (none without cameras)."""
         if not self.cameras:
             return []
         order: dict[tuple[int, int], list[int]] = {}

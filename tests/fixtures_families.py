@@ -183,12 +183,12 @@ class LeRobotConfig:
     enc: int = 2
     dec: int = 1
     chunk: int = 8
-    state: int = 6
+    state: int = 6  # 0: no observation.state feature
     action: int = 6
     env: int = 0
     pre_norm: bool = True
     cameras: dict[str, tuple[int, int]] = field(default_factory=lambda: {"laptop": (64, 96), "phone": (96, 64),
-                                                                         "wrist": (64, 96)})
+                                                                         "wrist": (64, 96)})  # {}: camera-less
     modes: dict[str, str] = field(default_factory=lambda: {"VISUAL": "MEAN_STD", "STATE": "MIN_MAX",
                                                            "ENV": "MEAN_STD", "ACTION": "MEAN_STD"})
     legacy: bool = False  # <= v0.3 layout
@@ -196,13 +196,20 @@ class LeRobotConfig:
 
 
 def lerobot_shapes(c: LeRobotConfig, legacy_pos_name: bool = False) -> dict[str, tuple[int, ...]]:
-    s = resnet_shapes("model.backbone.")
+    # No cameras (LeRobot allows it with an ENV feature): no backbone, no image projection; state 0: no
+    # observation.state, so no robot-state projection (LeRobot builds these modules only for present features).
+    s = resnet_shapes("model.backbone.") if c.cameras else {}
     d = c.d
-    n1d = 2 + (1 if c.env else 0)
+    n1d = 1 + (1 if c.state else 0) + (1 if c.env else 0)
     pos_name = "encoder_robot_and_latent_pos_embed" if legacy_pos_name else "encoder_1d_feature_pos_embed"
-    s.update({"model.encoder_img_feat_input_proj.weight": (d, 512, 1, 1), "model.encoder_img_feat_input_proj.bias": (d,),
-              "model.encoder_robot_state_input_proj.weight": (d, c.state), "model.encoder_robot_state_input_proj.bias": (d,),
-              "model.encoder_latent_input_proj.weight": (d, 32), "model.encoder_latent_input_proj.bias": (d,),
+    if c.cameras:
+        s.update({"model.encoder_img_feat_input_proj.weight": (d, 512, 1, 1), "model.encoder_img_feat_input_proj.bias": (d,)})
+    if c.state:
+        s.update({"model.encoder_robot_state_input_proj.weight": (d, c.state),
+                  "model.encoder_robot_state_input_proj.bias": (d,),
+                  "model.vae_encoder_robot_state_input_proj.weight": (d, c.state),
+                  "model.vae_encoder_robot_state_input_proj.bias": (d,)})
+    s.update({"model.encoder_latent_input_proj.weight": (d, 32), "model.encoder_latent_input_proj.bias": (d,),
               f"model.{pos_name}.weight": (n1d, d), "model.decoder_pos_embed.weight": (c.chunk, d),
               "model.action_head.weight": (c.action, d), "model.action_head.bias": (c.action,)})
     if c.env:
@@ -217,16 +224,17 @@ def lerobot_shapes(c: LeRobotConfig, legacy_pos_name: bool = False) -> dict[str,
     # CVAE
     for i in range(c.enc):
         s.update(layer_shapes(f"model.vae_encoder.layers.{i}.", d, c.ff, False))
-    s.update({"model.vae_encoder_cls_embed.weight": (1, d), "model.vae_encoder_robot_state_input_proj.weight": (d, c.state),
-              "model.vae_encoder_robot_state_input_proj.bias": (d,), "model.vae_encoder_action_input_proj.weight": (d, c.action),
+    s.update({"model.vae_encoder_cls_embed.weight": (1, d), "model.vae_encoder_action_input_proj.weight": (d, c.action),
               "model.vae_encoder_action_input_proj.bias": (d,), "model.vae_encoder_latent_output_proj.weight": (64, d),
-              "model.vae_encoder_latent_output_proj.bias": (64,), "model.vae_encoder_pos_enc": (1, 2 + c.chunk, d)})
+              "model.vae_encoder_latent_output_proj.bias": (64,),
+              "model.vae_encoder_pos_enc": (1, (2 if c.state else 1) + c.chunk, d)})
     return s
 
 
 def lerobot_features(c: LeRobotConfig) -> dict[str, tuple[str, list[int]]]:
     f = {f"observation.images.{n}": ("VISUAL", [3, h, w]) for n, (h, w) in c.cameras.items()}
-    f["observation.state"] = ("STATE", [c.state])
+    if c.state:  # 0: a camera-less config with observation.environment_state only
+        f["observation.state"] = ("STATE", [c.state])
     if c.env:
         f["observation.environment_state"] = ("ENV", [c.env])
     f["action"] = ("ACTION", [c.action])

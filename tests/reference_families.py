@@ -171,16 +171,19 @@ def _lerobot_unnorm(x, stats, key, mode):
 
 @torch.no_grad()
 def lerobot_forward(sd, stats, features, modes, cfg, images, state, env_state=None):
-    """ACTPolicy.predict_action_chunk with its processors: images {camera key: (B, H, W, 3) uint8}."""
+    """ACTPolicy.predict_action_chunk with its processors: images {camera key: (B, H, W, 3) uint8}.
+    Camera-less configs (no VISUAL feature): `images` empty, no backbone; `state` None without
+    observation.state. Encoder tokens: latent, (state), (env state), image tokens."""
     sd = {k[len("model."):]: v.float() for k, v in sd.items()}
     d, heads = cfg["dim_model"], cfg["n_heads"]
     pre_norm = cfg["pre_norm"]
     tokens = []
-    bs = state.shape[0]
+    bs = (state if state is not None else env_state).shape[0]
     latent = F.linear(torch.zeros(bs, 32), sd["encoder_latent_input_proj.weight"], sd["encoder_latent_input_proj.bias"])
     tokens.append(latent)
-    s = _lerobot_norm(_t(state), stats, "observation.state", modes["STATE"])
-    tokens.append(F.linear(s, sd["encoder_robot_state_input_proj.weight"], sd["encoder_robot_state_input_proj.bias"]))
+    if state is not None:
+        s = _lerobot_norm(_t(state), stats, "observation.state", modes["STATE"])
+        tokens.append(F.linear(s, sd["encoder_robot_state_input_proj.weight"], sd["encoder_robot_state_input_proj.bias"]))
     if env_state is not None:
         e = _lerobot_norm(_t(env_state), stats, "observation.environment_state", modes["ENV"])
         tokens.append(F.linear(e, sd["encoder_env_state_input_proj.weight"], sd["encoder_env_state_input_proj.bias"]))

@@ -74,7 +74,7 @@ def run(cfg: BenchConfig, progress: Progress = lambda phase, done, total: None) 
         "act_edge_version": __version__,
         "config": asdict(cfg),
         "synthetic": {"seed": cfg.seed, "pool": cfg.pool, "rng": "numpy.random.default_rng",
-                      "images": "uniform uint8 1..255", "state": f"sampled from state_norm ({bundle.spec.state_norm.mode})"},
+                      "images": "uniform uint8 1..255" if bundle.spec.cameras else "none (camera-less bundle)", "state": f"sampled from state_norm ({bundle.spec.state_norm.mode})"},
         "device": {**device_info.collect(), "load_average_start": _loadavg()},
         "bundle": bundle_facts(bundle),
     }

@@ -1,4 +1,5 @@
 """Seeded synthetic observations: uint8 frames, state within the manifest's stats, never zeros.
+A camera-less bundle gets no `images` field, a state-less one no `state`.
 
 A pool of `size` observations is generated up front and cycled, so generating them is never timed.
 """
@@ -20,7 +21,7 @@ def make_pool(bundle: Bundle, size: int, seed: int) -> list[dict[str, Any]]:
     image_inputs = [e for e in bundle.manifest["io"]["inputs"] if e["dtype"] == "uint8"]
     pool = []
     for _ in range(size):
-        obs: dict[str, Any] = {"state": sample_vector(spec.state_norm, [spec.state_dim], rng)}
+        obs: dict[str, Any] = {"state": sample_vector(spec.state_norm, [spec.state_dim], rng)} if spec.state_dim else {}
         images, depth = {}, {}
         for entry in image_inputs:
             _, _, h, w, c = entry["shape"]  # (batch, N, H, W, 3)
@@ -29,7 +30,8 @@ def make_pool(bundle: Bundle, size: int, seed: int) -> list[dict[str, Any]]:
                 if spec.cameras[0].channels == 4:
                     lo, hi = spec.cameras[0].depth_range
                     depth[cam] = rng.uniform(lo, hi, size=(h, w)).astype(np.float32)
-        obs["images"] = images
+        if spec.cameras:  # a camera-less bundle takes no `images` field
+            obs["images"] = images
         if depth:
             obs["depth"] = depth
         if spec.env_state_dim:

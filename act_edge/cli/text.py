@@ -20,14 +20,15 @@ def spec_lines(spec: ActSpec) -> list[str]:
     norm = lambda n: n.mode + (f" (eps {n.eps:g})" if n.eps else "")  # noqa: E731
     lines = [
         f"name          {spec.name}",
-        f"cameras       {len(spec.cameras)}: {cams}",
-        f"state         {spec.state_dim} ({norm(spec.state_norm)})"
+        f"cameras       {len(spec.cameras)}: {cams}" if spec.cameras else "cameras       0 (state-only policy)",
+        (f"state         {spec.state_dim} ({norm(spec.state_norm)})" if spec.state_dim else "state         none")
         + (f", env state {spec.env_state_dim} ({norm(spec.env_state_norm)})" if spec.env_state_dim else ""),
         f"action        {spec.action_dim} x chunk {spec.chunk_size} ({norm(spec.action_norm)})",
-        f"backbone      {spec.backbone}{' (dilated, stride 16)' if spec.dilation else ''}, "
-        f"{spec.n_image_tokens} image tokens + {spec.n_1d_tokens} 1-D tokens"
-        if spec.architecture == "detr" else
-        "architecture  decoder_only: action queries cross-attend to [obs, z = 0] (2 memory tokens), no final norm",
+        "architecture  decoder_only: action queries cross-attend to [obs, z = 0] (2 memory tokens), no final norm"
+        if spec.architecture == "decoder_only" else
+        (f"backbone      {spec.backbone}{' (dilated, stride 16)' if spec.dilation else ''}, "
+         f"{spec.n_image_tokens} image tokens + {spec.n_1d_tokens} 1-D tokens") if spec.cameras else
+        f"backbone      none (no cameras), {spec.n_1d_tokens} 1-D tokens",
         f"transformer   d_model {spec.d_model}, {spec.n_heads} heads, FF {spec.dim_feedforward} {spec.activation}, "
         f"{spec.n_encoder_layers} enc / {spec.n_decoder_layers} dec layers, {'pre' if spec.pre_norm else 'post'}-norm",
     ]

@@ -24,14 +24,15 @@ class Preprocess(nn.Module):
         super().__init__()
         self.groups = spec.image_groups()
         self.images = nn.ModuleList(ImagePreprocess(spec, g) for g in self.groups)
-        self.state = VectorNormalize(spec.state_norm)
+        self.state = VectorNormalize(spec.state_norm) if spec.state_dim else None
         self.env_state = VectorNormalize(spec.env_state_norm) if spec.env_state_dim else None
 
     def forward(self, x: dict[str, torch.Tensor]):
         frames = [prep(x[g.input_name], x[g.depth_input_name] if g.depth_input_name else None)
                   for g, prep in zip(self.groups, self.images)]
         env = self.env_state(x["env_state"]) if self.env_state is not None else None
-        return frames, self.state(x["state"]), env
+        state = self.state(x["state"]) if self.state is not None else None
+        return frames, state, env
 
 
 class ActInferenceModel(nn.Module):
@@ -44,9 +45,10 @@ class ActInferenceModel(nn.Module):
         self.groups = spec.image_groups()
         self.input_names = [e["name"] for e in io_description(spec)["inputs"]]
         self.preprocess = Preprocess(spec)
-        self.backbone = ResNetTrunk(spec.backbone, spec.cameras[0].channels, spec.dilation)
-        self.img_proj = nn.Conv2d(spec.backbone_channels, d, 1)
-        self.state_proj = nn.Linear(spec.state_dim, d)
+        # No cameras (LeRobot's camera-less ACT): no backbone, no image projection, no image tokens.
+        self.backbone = ResNetTrunk(spec.backbone, spec.cameras[0].channels, spec.dilation) if spec.cameras else None
+        self.img_proj = nn.Conv2d(spec.backbone_channels, d, 1) if spec.cameras else None
+        self.state_proj = nn.Linear(spec.state_dim, d) if spec.state_dim else None
         self.env_state_proj = nn.Linear(spec.env_state_dim, d) if spec.env_state_dim else None
         # z = 0 folded: latent_out_proj(0) is its bias, a constant token.
         self.latent_token = nn.Parameter(torch.zeros(d))
@@ -79,10 +81,12 @@ class ActInferenceModel(nn.Module):
             feat = feat.reshape(-1, n, d, hw)  # (B, N, D, h*w)
             tokens.append(feat.permute(0, 1, 3, 2).reshape(-1, n * hw, d))  # (B, N*h*w, D)
             pos.append(getattr(self, f"image_pos_{gi}"))
-        state = self.state_proj(state)[:, None]  # (B, 1, D)
-        one_d = [self.latent_token.expand_as(state), state]
+        one_d = []  # (B, 1, D) each: state, env state; the latent token goes first
+        if self.state_proj is not None:
+            one_d.append(self.state_proj(state)[:, None])
         if self.env_state_proj is not None:
             one_d.append(self.env_state_proj(env_state)[:, None])
+        one_d.insert(0, self.latent_token.expand_as(one_d[0]))
         src = torch.cat(one_d + tokens, dim=1)  # (B, T, D)
         memory_pos = torch.cat([self.pos_1d[None]] + pos, dim=1)  # (1, T, D)
         memory = self.encoder(src, memory_pos)

@@ -353,12 +353,15 @@ Manifest parse_manifest(std::string_view json_text, const std::string& origin) {
 
     const json& spec = r.object(j, "spec", "spec");
     m.spec.name = r.str(spec, "name", "spec.name", false);
-    m.spec.state_dim = r.integer(spec, "state_dim", "spec.state_dim", 1, kMaxDim);
+    m.spec.state_dim = r.integer(spec, "state_dim", "spec.state_dim", 0, kMaxDim);  // 0: env state only
     m.spec.action_dim = r.integer(spec, "action_dim", "spec.action_dim", 1, kMaxDim);
     m.spec.chunk_size = r.integer(spec, "chunk_size", "spec.chunk_size", 1, kMaxDim);
     m.spec.env_state_dim = spec.contains("env_state_dim") ? r.integer(spec, "env_state_dim", "spec.env_state_dim", 0, kMaxDim) : 0;
-    const json& cams = r.list(spec, "cameras", "spec.cameras");
-    if (cams.empty()) r.fail("spec.cameras", "expected at least 1 entries, got 0");
+    const json& cams = r.list(spec, "cameras", "spec.cameras");  // empty: a camera-less (state-only) policy
+    if (cams.empty() && m.spec.env_state_dim == 0)
+        r.fail("spec.cameras", "no cameras and no env state (env_state_dim 0): the policy would have no observation input");
+    if (m.spec.state_dim == 0 && m.spec.env_state_dim == 0)
+        r.fail("spec.state_dim", "0 (no robot state) needs an env state (env_state_dim > 0)");
     for (std::size_t i = 0; i < cams.size(); ++i) {
         const std::string where = "spec.cameras[" + std::to_string(i) + "]";
         if (!cams[i].is_object()) r.fail(where, "expected an object, got " + Reader::show(cams[i]));

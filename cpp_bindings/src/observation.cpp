@@ -263,25 +263,32 @@ std::optional<std::string> check_observation(const ObservationSchema& s, const O
             unknown = &f.name;
         }
     }
-    if (unknown) return "observation[" + py_repr(*unknown) + "]: unknown field (expected one of " + py_list(s.fields) + ")";
+    if (unknown) {
+        // A field a camera-less (or state-less) bundle does not take: named with the reason.
+        std::string reason;
+        if (s.cameras.empty() && (*unknown == "images" || *unknown == "depth")) reason = ": this bundle has no cameras";
+        if (s.state_dim == 0 && *unknown == "state") reason = ": this bundle has no robot-state input";
+        return "observation[" + py_repr(*unknown) + "]: unknown field" + reason + " (expected one of " +
+               py_list(s.fields) + ")";
+    }
     // 2. missing top-level keys, in check order
     for (const auto& name : s.field_order) {
         if (!obs.find(name)) return name + ": missing (expected " + expected_field(s, name, batched) + ")";
     }
-    // 3. the container of images / depth, and their camera names
-    const ObservationField& images = *obs.find("images");
-    const bool stacked = images.kind == ObservationField::Kind::Array;
-    if (images.kind == ObservationField::Kind::Other) {
-        return "images: expected a dict of cameras or a uint8 array, got " + std::string(images.type_name);
+    // 3. the container of images / depth, and their camera names (a camera-less bundle has neither)
+    const ObservationField* images = s.cameras.empty() ? nullptr : obs.find("images");
+    const bool stacked = images && images->kind == ObservationField::Kind::Array;
+    if (images && images->kind == ObservationField::Kind::Other) {
+        return "images: expected a dict of cameras or a uint8 array, got " + std::string(images->type_name);
     }
-    if (stacked && !images.array.is_array) {
-        return "images: expected a dict of cameras or a uint8 array, got " + std::string(images.array.dtype);
+    if (stacked && !images->array.is_array) {
+        return "images: expected a dict of cameras or a uint8 array, got " + std::string(images->array.dtype);
     }
     if (stacked && !single_resolution(s)) {
         return "images: expected a dict of cameras (the cameras have different resolutions), got ndarray";
     }
-    if (!stacked) {
-        if (auto bad = check_camera_names(s, images, false, batched)) return bad;
+    if (images && !stacked) {
+        if (auto bad = check_camera_names(s, *images, false, batched)) return bad;
     }
     const ObservationField* depth = s.has_depth ? obs.find("depth") : nullptr;
     if (depth) {
@@ -306,14 +313,14 @@ std::optional<std::string> check_observation(const ObservationSchema& s, const O
             if (kv.first == cam) return &kv.second;
         return nullptr;
     };
-    vector_entry("state", s.state_dim);
+    if (s.state_dim) vector_entry("state", s.state_dim);
     if (stacked) {
         const auto n = static_cast<std::int64_t>(s.cameras.size());
-        entries.push_back(make_entry("images", {}, &images.array, {"uint8"},
+        entries.push_back(make_entry("images", {}, &images->array, {"uint8"},
                                      {n, s.cameras[0].height, s.cameras[0].width, 3}, false));
-    } else {
+    } else if (images) {
         for (const auto& c : s.cameras)
-            entries.push_back(make_entry("images", c.name, camera_value(images, c.name), {"uint8"},
+            entries.push_back(make_entry("images", c.name, camera_value(*images, c.name), {"uint8"},
                                          {c.height, c.width, 3}, false));
     }
     if (depth) {
@@ -328,7 +335,8 @@ std::optional<std::string> check_observation(const ObservationSchema& s, const O
         const bool ok = e.array->dtype == e.dtypes[0] || (e.dtypes[1] && e.array->dtype == e.dtypes[1]);
         if (!ok) return e.label() + ": expected dtype " + e.dtypes[0] + ", got " + std::string(e.array->dtype);
     }
-    // 5. shapes; a batched observation's batch is the leading dimension of `state`
+    // 5. shapes; a batched observation's batch is the leading dimension of the first field (`state`, or
+    // `env_state` in a state-less bundle)
     std::int64_t batch = 1;
     if (batched && entries[0].array->ndim >= 1) batch = entries[0].array->shape[0];
     for (const auto& e : entries) {
@@ -346,7 +354,7 @@ std::optional<std::string> check_observation(const ObservationSchema& s, const O
         }
     }
     if (batched && (batch < 1 || batch > max_batch)) {
-        return "state: batch " + std::to_string(batch) + " is outside 1.." + std::to_string(max_batch);
+        return entries[0].label() + ": batch " + std::to_string(batch) + " is outside 1.." + std::to_string(max_batch);
     }
     // 6. finite values in the float fields
     for (const auto& e : entries) {
@@ -411,9 +419,13 @@ ObservationSchema ObservationSchema::from_io_inputs(const std::vector<IoTensor>&
             it->depth_input = in.name;
         }
     }
-    if (s.cameras.empty()) fail("no images input");
-    if (s.state_dim == 0) fail("no state input");
-    s.field_order = {"state", "images"};
+    // A camera-less bundle (LeRobot's state-only ACT) has no images input; it needs env_state, and
+    // may then lack state.
+    if (s.cameras.empty() && s.env_state_dim == 0) fail("no images and no env_state input");
+    if (s.state_dim == 0 && s.env_state_dim == 0) fail("no state and no env_state input");
+    s.field_order.clear();
+    if (s.state_dim) s.field_order.push_back("state");
+    if (!s.cameras.empty()) s.field_order.push_back("images");
     if (s.has_depth) s.field_order.push_back("depth");
     if (s.env_state_dim) s.field_order.push_back("env_state");
     s.fields = s.field_order;

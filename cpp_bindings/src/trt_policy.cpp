@@ -408,6 +408,7 @@ struct TrtPolicy::Impl {
         require_data(obs);
         if (!batched) return 1;
         const ObservationField* st = obs.find("state");
+        if (st == nullptr) st = obs.find("env_state");  // a state-less (env state only) bundle
         return static_cast<std::size_t>(st->array.shape[0]);  // one batch across fields, <= max_batch: validated
     }
 

@@ -133,9 +133,9 @@ class Architecture:
     state_dim: int
     action_dim: int
     env_state_dim: int
-    backbone: str
-    in_channels: int
-    backbone_channels: int
+    backbone: str | None  # None: no backbone weights (a camera-less LeRobot ACT)
+    in_channels: int  # 0 without a backbone
+    backbone_channels: int  # 0 without a backbone
     n_1d_tokens: int
 
 
@@ -144,8 +144,11 @@ def layer_indices(sd: dict[str, Any], prefix: str) -> list[int]:
     return sorted({int(m.group(1)) for k in sd for m in [pat.match(k)] if m})
 
 
-def read_architecture(sd: dict[str, torch.Tensor], origin: str, names: dict[str, str] | None = None) -> Architecture:
-    """Architecture from canonical weight shapes. `names` maps canonical -> source key for messages."""
+def read_architecture(sd: dict[str, torch.Tensor], origin: str, names: dict[str, str] | None = None,
+                      camera_less_ok: bool = False) -> Architecture:
+    """Architecture from canonical weight shapes. `names` maps canonical -> source key for messages.
+    `camera_less_ok` (LeRobot): weights with no backbone and no image projection are a camera-less model
+    (backbone None), and the robot-state projection may be absent (state_dim 0)."""
     names = names or {}
 
     ndim = {"action_head.weight": 2, "encoder.layers.0.linear1.weight": 2, "query_pos": 2, "state_proj.weight": 2,
@@ -165,6 +168,16 @@ def read_architecture(sd: dict[str, torch.Tensor], origin: str, names: dict[str,
     dec = layer_indices(sd, "decoder.layers.")
     if not dec:
         raise CheckpointError(f"{origin}: no decoder layers in the weights")
+    optional_state = camera_less_ok and "state_proj.weight" not in sd
+    state_dim = 0 if optional_state else need("state_proj.weight").shape[1]
+    if camera_less_ok and not any(k.startswith(("backbone.", "img_proj.")) for k in sd):
+        return Architecture(
+            d_model=d, dim_feedforward=ff, n_encoder_layers=len(enc), n_decoder_layers=len(dec),
+            pre_norm="encoder.norm.weight" in sd, chunk_size=need("query_pos").shape[0], state_dim=state_dim,
+            action_dim=need("action_head.weight").shape[0],
+            env_state_dim=need("env_state_proj.weight").shape[1] if "env_state_proj.weight" in sd else 0,
+            backbone=None, in_channels=0, backbone_channels=0, n_1d_tokens=need("pos_1d").shape[0],
+        )
     stages = []
     for i in range(1, 5):
         stages.append(len(layer_indices(sd, f"backbone.layer{i}.")))
@@ -179,7 +192,7 @@ def read_architecture(sd: dict[str, torch.Tensor], origin: str, names: dict[str,
     return Architecture(
         d_model=d, dim_feedforward=ff, n_encoder_layers=len(enc), n_decoder_layers=len(dec),
         pre_norm="encoder.norm.weight" in sd, chunk_size=need("query_pos").shape[0],
-        state_dim=need("state_proj.weight").shape[1], action_dim=need("action_head.weight").shape[0],
+        state_dim=state_dim, action_dim=need("action_head.weight").shape[0],
         env_state_dim=need("env_state_proj.weight").shape[1] if "env_state_proj.weight" in sd else 0,
         backbone=backbone, in_channels=conv1.shape[1], backbone_channels=proj.shape[1],
         n_1d_tokens=need("pos_1d").shape[0],

@@ -113,7 +113,7 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
     restore_names(r, back)
     check_tensors(r.state_dict, origin, r.origin)  # dtype and storage size, before any copy
     fold_latent(r, prefix + "encoder_latent_input_proj.weight")
-    arch = read_architecture(r.state_dict, origin, r.origin)
+    arch = read_architecture(r.state_dict, origin, r.origin, camera_less_ok=True)
     notes: list[str] = []
 
     # --- config vs weights ---
@@ -128,20 +128,26 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
     if pre_norm != arch.pre_norm:
         raise CheckpointError(f"{cfg_path}: pre_norm is {cfg['pre_norm']} but the weights "
                               f"{'have' if arch.pre_norm else 'lack'} model.encoder.norm")
-    backbone = config.str("vision_backbone", arch.backbone)
-    if backbone not in BACKBONES:
-        raise CheckpointError(f"{cfg_path}: vision_backbone {backbone!r} is not one of {sorted(BACKBONES)}")
-    if backbone != arch.backbone:
-        raise CheckpointError(f"{cfg_path}: vision_backbone is {backbone} but the weights are a {arch.backbone}")
-
     visual = [k for k, (t, _) in features.items() if t == "VISUAL"]
     state = [k for k, (t, _) in features.items() if t == "STATE"]
     env = [k for k, (t, _) in features.items() if t == "ENV"]
     action = [k for k, (t, _) in features.items() if t == "ACTION"]
-    if not visual:
-        raise CheckpointError(f"{cfg_path}: no VISUAL input feature; act-edge exports image-conditioned ACT only")
-    if len(state) != 1 or len(action) != 1:
-        raise CheckpointError(f"{cfg_path}: expected one STATE and one ACTION feature, got {state} / {action}")
+    if not visual and not env:  # LeRobot's own rule: an image or the environment state is required
+        raise CheckpointError(f"{cfg_path}: no VISUAL and no ENV input feature; ACT needs images or "
+                              "observation.environment_state")
+    if len(state) > 1 or len(env) > 1 or len(action) != 1:
+        raise CheckpointError(f"{cfg_path}: expected at most one STATE and one ENV feature and exactly one ACTION "
+                              f"feature, got {state} / {env} / {action}")
+    if bool(visual) != (arch.backbone is not None):
+        raise CheckpointError(
+            f"{cfg_path}: {len(visual)} image feature(s) but the weights have "
+            f"{'a backbone' if arch.backbone else 'no backbone (model.backbone.*) and no image projection'}")
+    # vision_backbone is in every config (LeRobot's default resnet18), also camera-less ones: unused there.
+    backbone = config.str("vision_backbone", arch.backbone or "resnet18")
+    if backbone not in BACKBONES:
+        raise CheckpointError(f"{cfg_path}: vision_backbone {backbone!r} is not one of {sorted(BACKBONES)}")
+    if visual and backbone != arch.backbone:
+        raise CheckpointError(f"{cfg_path}: vision_backbone is {backbone} but the weights are a {arch.backbone}")
     names = [_camera_name(k) for k in visual]
     if cameras is not None:
         given = camera_list(cameras, names)
@@ -192,8 +198,12 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
         except ValueError as exc:
             raise CheckpointError(f"{cfg_path}: image feature {key}: {exc}") from None
 
-    state_dim = int(np.prod(features[state[0]][1]))
+    state_dim = int(np.prod(features[state[0]][1])) if state else 0
     if state_dim != arch.state_dim:
+        if not arch.state_dim or not state:
+            raise CheckpointError(f"{cfg_path}: {state[0] if state else 'no STATE feature'} but the weights "
+                                  f"{'have' if arch.state_dim else 'lack'} the robot-state projection "
+                                  "(model.encoder_robot_state_input_proj)")
         raise CheckpointError(f"{cfg_path}: {state[0]} has {state_dim} values but {r.origin['state_proj.weight']} "
                               f"has shape {list(r.state_dict['state_proj.weight'].shape)}")
     env_dim = int(np.prod(features[env[0]][1])) if env else 0
@@ -206,9 +216,9 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
             chunk_size=arch.chunk_size, env_state_dim=env_dim, d_model=arch.d_model,
             n_heads=config.int("n_heads", 1, arch.d_model, 8), dim_feedforward=arch.dim_feedforward,
             activation=config.str("feedforward_activation", "relu"), n_encoder_layers=arch.n_encoder_layers,
-            n_decoder_layers=arch.n_decoder_layers, pre_norm=arch.pre_norm, backbone=arch.backbone,
-            dilation=config.bool("replace_final_stride_with_dilation", False),
-            state_norm=vec_norm(state[0], modes[state[0]]),
+            n_decoder_layers=arch.n_decoder_layers, pre_norm=arch.pre_norm, backbone=backbone,
+            dilation=config.bool("replace_final_stride_with_dilation", False) and bool(visual),
+            state_norm=vec_norm(state[0], modes[state[0]]) if state else Normalization(),
             env_state_norm=vec_norm(env[0], modes[env[0]]) if env else Normalization(),
             action_norm=vec_norm(action[0], modes[action[0]]),
             name=name or (d.parent.name if d.name == "pretrained_model" else d.name) or "act",
@@ -232,6 +242,9 @@ def load(path: Path, cameras: Any = None, temporal_ensemble_coeff: float | None 
     check_runtime(spec, runtime, f"{cfg_path}: temporal_ensemble_coeff / n_action_steps")
     notes.append(f"normalization: {', '.join(f'{k} {modes[k]}' for k in features)} (eps {norm_eps:g}); "
                  f"stats from {', '.join(sorted(stats_files))}")
+    if not visual:
+        notes.append(f"no cameras: inputs {' + '.join(state + env)} only (no backbone; encoder tokens latent"
+                     f"{', state' if state else ''}, env state)")
     if config.bool("use_vae", True):
         notes.append("use_vae: CVAE encoder dropped, latent z = 0 (LeRobot's inference behaviour)")
     return LoadedCheckpoint(spec=spec, state_dict=r.state_dict, runtime=runtime,

@@ -66,10 +66,10 @@ struct ObservationSchema {
         std::string depth_input;   // "" unless RGB-D
         std::int64_t index = 0;    // position in its graph input's N axis
     };
-    std::vector<Camera> cameras;        // manifest order
-    std::vector<std::string> fields;    // top-level fields, sorted: depth?, env_state?, images, state
-    std::vector<std::string> field_order;  // the order fields are checked in: state, images, depth?, env_state?
-    std::int64_t state_dim = 0;
+    std::vector<Camera> cameras;        // manifest order; empty for a camera-less (state-only) bundle
+    std::vector<std::string> fields;    // top-level fields, sorted: depth?, env_state?, images?, state?
+    std::vector<std::string> field_order;  // the order fields are checked in: state?, images?, depth?, env_state?
+    std::int64_t state_dim = 0;         // 0: no state (a camera-less bundle with env_state only)
     std::int64_t env_state_dim = 0;     // 0: no env_state
     bool has_depth = false;
 
@@ -80,7 +80,8 @@ struct ObservationSchema {
 
 // The first failure as "<field>: <problem>", or nullopt when the observation is valid.
 // Allocates only to build the message.
-// `max_batch` bounds the batch of a batched observation (its `state`'s leading dimension).
+// `max_batch` bounds the batch of a batched observation (the leading dimension of its `state`, or of
+// `env_state` when the bundle has no state input).
 std::optional<std::string> check_observation(const ObservationSchema& schema, const Observation& obs,
                                              bool batched = false, std::int64_t max_batch = INT64_MAX);
 // Same, throwing ObservationError.
