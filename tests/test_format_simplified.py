@@ -336,3 +336,35 @@ def test_spec_rules_for_decoder_only():
                         (dict(architecture="encoder_only"), "architecture 'encoder_only'")):
         with pytest.raises(ValueError, match=needle):
             ActSpec(**{"cameras": (), **base, **bad})
+
+
+# --- the control loop: both of the notes' evaluation loops ---------------------------------------
+
+def test_policy_step_chunk_queue_and_ensemble_follow_the_notes(tmp_path):
+    """Chunk queue: execute the whole chunk, then query again. Ensemble: the action for step t is the
+    mean of every live prediction for t with weights exp(-k i), i = 0 the oldest (written out here)."""
+    sizes = dict(obs=6, act=3, chunk=5, d=32, heads=4, ff=48, layers=2)
+    model = notes_model(9, **sizes)
+    torch.save(model.state_dict(), tmp_path / "m.pt")
+    bundle = export_bundle(load_checkpoint(tmp_path / "m.pt"), tmp_path / "b.actedge")
+    rng = np.random.default_rng(4)
+    obs = [_obs(rng, 1, 6)[0] for _ in range(7)]
+    chunks = [reference(model, o[None])[0] for o in obs]  # (chunk, A) per step
+
+    with Policy.load(bundle, backend="onnxruntime", temporal_ensemble_coeff=None, n_action_steps=5) as policy:
+        policy.reset()
+        got = np.stack([policy.step({"state": o}).copy() for o in obs])
+    want = np.stack([chunks[0][t] for t in range(5)] + [chunks[5][t] for t in range(2)])
+    assert raw_error(got, want) <= TOL, raw_error(got, want)
+
+    k = 0.01
+    with Policy.load(bundle, backend="onnxruntime") as policy:  # the manifest's default: ensemble k = 0.01
+        assert policy.temporal_ensemble_coeff == pytest.approx(k)
+        policy.reset()
+        got = np.stack([policy.step({"state": o}).copy() for o in obs])
+    want = []
+    for t in range(len(obs)):
+        preds = [chunks[s][t - s] for s in range(max(0, t - 4), t + 1)]  # oldest first
+        w = np.exp(-k * np.arange(len(preds)))
+        want.append((w[:, None] * np.stack(preds)).sum(0) / w.sum())
+    assert raw_error(got, np.stack(want)) <= TOL, raw_error(got, np.stack(want))
