@@ -23,6 +23,18 @@ def test_preset_exports_within_tolerance(preset, n_cams, tmp_path):
     assert b.manifest["io"]["inputs"][0]["shape"] == ["batch", n_cams, 480, 640, 3]
 
 
+@pytest.mark.slow
+def test_state_only_preset_exports_camera_less_within_tolerance(tmp_path):
+    """The `state-only` preset (LeRobot-style, no cameras): graph inputs state + env_state only, full size."""
+    spec, sd, rt = random_checkpoint("state-only", seed=11)
+    ckpt = LoadedCheckpoint(spec, sd, rt, {"format": "act-edge", "path": "state-only.pt"})
+    b = load_bundle(export_bundle(ckpt, tmp_path / "state-only.actedge", fp16=True))
+    assert [e["name"] for e in b.manifest["io"]["inputs"]] == ["state", "env_state"]
+    assert b.spec.cameras == () and b.manifest["model"]["tokens"] == 3
+    assert b.manifest["parity"]["onnx_fp32"]["max_abs_normalized"] <= 5e-5
+    assert 0 < b.manifest["fp16_error"]["max_abs_pct_range"] < 5
+
+
 def test_simplified_preset_exports_within_tolerance(tmp_path):
     """The notes' defaults: decoder-only, no cameras, the observation is the `state` input."""
     spec, sd, rt = random_checkpoint("simplified", seed=11)

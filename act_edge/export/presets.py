@@ -63,6 +63,16 @@ def behavior(rng: np.random.Generator) -> ActSpec:
                    state_norm=ranges(37), action_norm=ranges(23), name="behavior")
 
 
+def state_only(rng: np.random.Generator) -> ActSpec:
+    """LeRobot ACT without cameras (a keypoint task like PushT keypoints): observation.state 2 (agent x, y),
+    observation.environment_state 16 (8 object keypoints x, y), action 2, chunk 100, LeRobot's defaults
+    (d 512, 4 enc / 1 dec, post-norm, MEAN_STD with eps 1e-8). No backbone: 3 encoder tokens."""
+    def norm(dim: int) -> Normalization:
+        return Normalization("mean_std", mean=rng.uniform(50, 450, dim), std=rng.uniform(20, 150, dim), eps=1e-8)
+    return ActSpec(cameras=(), state_dim=2, env_state_dim=16, action_dim=2, chunk_size=100,
+                   state_norm=norm(2), env_state_norm=norm(16), action_norm=norm(2), name="state-only")
+
+
 def simplified(rng: np.random.Generator) -> ActSpec:
     """"Simplified ACT" of course notes, their defaults: decoder-only, d_model 256, 4 heads, FF 512, 4 layers,
     no normalization; obs (the `state` input) 14, action 14, chunk 50 (task sizes the notes leave open)."""
@@ -77,6 +87,7 @@ PRESETS: dict[str, Callable[[np.random.Generator], ActSpec]] = {
     "so100": so100,
     "tiny": tiny,
     "behavior": behavior,
+    "state-only": state_only,
     "simplified": simplified,
 }
 
