@@ -368,3 +368,15 @@ def test_policy_step_chunk_queue_and_ensemble_follow_the_notes(tmp_path):
         w = np.exp(-k * np.arange(len(preds)))
         want.append((w[:, None] * np.stack(preds)).sum(0) / w.sum())
     assert raw_error(got, np.stack(want)) <= TOL, raw_error(got, np.stack(want))
+
+
+def test_detr_model_refuses_a_decoder_only_spec():
+    """The DETR graph built from a decoder-only spec would be a different function: refused, not built."""
+    from act_edge.export.decoder_only import DecoderOnlyModel
+    from act_edge.export.model import ActInferenceModel, build_inference_model
+    from act_edge.export.presets import preset_spec
+
+    spec = preset_spec("simplified")
+    with pytest.raises(ValueError, match="build_inference_model"):
+        ActInferenceModel(spec)
+    assert isinstance(build_inference_model(spec), DecoderOnlyModel)

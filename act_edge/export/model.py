@@ -40,6 +40,9 @@ class ActInferenceModel(nn.Module):
 
     def __init__(self, spec: ActSpec) -> None:
         super().__init__()
+        if spec.architecture != "detr":  # never a silently different graph: build_inference_model picks it
+            raise ValueError(f"ActInferenceModel builds architecture 'detr', not {spec.architecture!r}: "
+                             "use build_inference_model(spec)")
         self.spec = spec
         d = spec.d_model
         self.groups = spec.image_groups()

@@ -128,7 +128,9 @@ def load(path: Path, stats: str | None = None, heads: int | None = None,
              f"({'--heads' if heads is not None else 'the notes default; --heads N if yours differs'})",
              f"z = 0 folded: the notes sample z ~ N(0, I) at inference, act-edge uses z = 0 (the ACT convention), "
              f"so the z token is decoder.z_proj.bias (latent dim {latent[1] if len(latent) == 2 else latent})",
-             f"observation: the notes' flat obs vector ({obs_dim} values) is the bundle's `state` input; no cameras"]
+             f"observation: the notes' flat obs vector ({obs_dim} values) is the bundle's `state` input; no cameras",
+             "decoder layers as the notes build them: post-norm (norm_first=False), ReLU, LayerNorm eps 1e-5 "
+             "(other layer options leave the same keys and cannot be told from the weights)"]
     state_norm, action_norm = Normalization(), Normalization()
     if stats:
         state_norm, action_norm = read_stats(Path(stats), obs_dim, action_dim)
