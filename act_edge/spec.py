@@ -23,6 +23,9 @@ BACKBONES = {  # name -> (block type, blocks per stage, output channels)
 NORM_MODES = ("mean_std", "min_max", "identity")
 ACTIVATIONS = ("relu", "gelu")
 EVAL_STEPS = ("center_crop", "resize")
+# detr: ACT's encoder-decoder over image + 1-D tokens. decoder_only: the "simplified ACT" of course notes,
+# a post-norm decoder whose learned action queries cross-attend to [obs token, z token]; no cameras, no encoder.
+ARCHITECTURES = ("detr", "decoder_only")
 
 # Upper bounds: far above any ACT checkpoint, low enough that nothing a file claims allocates unbounded memory.
 MAX_IMAGE_SIDE = 4096  # pixels, height and width
@@ -290,8 +293,12 @@ class ActSpec:
     env_state_norm: Normalization = field(default_factory=Normalization)
     action_norm: Normalization = field(default_factory=Normalization)
     name: str = "act"
+    architecture: str = "detr"  # one of ARCHITECTURES
 
     def __post_init__(self) -> None:
+        if not isinstance(self.architecture, str) or self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture {self.architecture!r} is not one of {ARCHITECTURES}")
+        decoder_only = self.architecture == "decoder_only"
         if not isinstance(self.cameras, (list, tuple)):
             raise ValueError(f"cameras must be a list of cameras, got {_short(self.cameras)}")
         object.__setattr__(self, "cameras", tuple(self.cameras))
@@ -308,10 +315,11 @@ class ActSpec:
         for key, lo, hi in (("state_dim", 0, MAX_VECTOR_DIM), ("action_dim", 1, MAX_VECTOR_DIM),
                             ("env_state_dim", 0, MAX_VECTOR_DIM), ("chunk_size", 1, MAX_CHUNK),
                             ("d_model", 1, MAX_D_MODEL), ("n_heads", 1, MAX_D_MODEL),
-                            ("dim_feedforward", 1, MAX_FEEDFORWARD), ("n_encoder_layers", 1, MAX_LAYERS),
+                            ("dim_feedforward", 1, MAX_FEEDFORWARD),
+                            ("n_encoder_layers", 0 if decoder_only else 1, MAX_LAYERS),
                             ("n_decoder_layers", 1, MAX_LAYERS)):
             object.__setattr__(self, key, check_int(getattr(self, key), key, lo, hi))
-        if not self.cameras and not self.env_state_dim:
+        if not self.cameras and not self.env_state_dim and not decoder_only:
             raise ValueError("a spec without cameras needs an env state (env_state_dim > 0), as LeRobot's ACT "
                              "requires one of image or environment-state inputs")
         if not self.state_dim and not self.env_state_dim:
@@ -331,7 +339,9 @@ class ActSpec:
             raise ValueError(f"activation {self.activation!r} is not one of {ACTIVATIONS}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
-        if self.cameras and self.d_model % 4:
+        if decoder_only:
+            self._check_decoder_only()
+        elif self.cameras and self.d_model % 4:
             raise ValueError(f"d_model {self.d_model} must be a multiple of 4 (2D sine embedding: sin/cos per axis)")
         for name, dim in (("state_norm", self.state_dim), ("action_norm", self.action_dim),
                           ("env_state_norm", self.env_state_dim)):
@@ -343,6 +353,18 @@ class ActSpec:
                 raise ValueError(f"{name} has {got} values but the dimension is {dim}")
         if any(c.channels == 4 for c in self.cameras) and not all(c.channels == 4 for c in self.cameras):
             raise ValueError("mixing RGB and RGB-D cameras in one spec is not supported")
+
+    def _check_decoder_only(self) -> None:
+        """The decoder-only graph has one observation vector (the `state` input) and nothing else."""
+        wrong = [(f"{len(self.cameras)} cameras", "no cameras") if self.cameras else None,
+                 (f"env_state_dim {self.env_state_dim}", "env_state_dim 0") if self.env_state_dim else None,
+                 (f"n_encoder_layers {self.n_encoder_layers}", "n_encoder_layers 0 (no encoder)")
+                 if self.n_encoder_layers else None,
+                 ("pre_norm true", "post-norm layers (pre_norm false)") if self.pre_norm else None,
+                 ("dilation true", "dilation false (no backbone)") if self.dilation else None]
+        first = next((w for w in wrong if w), None)
+        if first:
+            raise ValueError(f"architecture 'decoder_only' has {first[0]}: it takes {first[1]}")
 
     # --- derived facts -------------------------------------------------------------------------
     @property

@@ -347,7 +347,8 @@ CPP_CASE_PREFIXES = ("io_missing", "io_not_an_object", "io_inputs_missing", "io_
                      "engines_not_a_list", "engine_path_", "engine_sha256_missing", "engine_key_missing",
                      "name_not_a_string", "nan_under", "duplicate_key", "nested_too_deep", "spec_missing",
                      "format_other", "schema_version_2", "base_bundle_loads", "unknown_top_level_key",
-                     "runtime_absent", "chunk_queue_defaults", "no_post_steps", "engine_record_well_formed")
+                     "runtime_absent", "chunk_queue_defaults", "no_post_steps", "engine_record_well_formed",
+                     "spec_architecture_")
 
 
 CPP_CASE_EXCLUDED = ("io_shape_contradicts_spec",)  # io against the spec: the Python validator's

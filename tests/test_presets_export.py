@@ -33,3 +33,20 @@ def test_state_only_preset_exports_camera_less_within_tolerance(tmp_path):
     assert b.spec.cameras == () and b.manifest["model"]["tokens"] == 3
     assert b.manifest["parity"]["onnx_fp32"]["max_abs_normalized"] <= 5e-5
     assert 0 < b.manifest["fp16_error"]["max_abs_pct_range"] < 5
+
+
+def test_simplified_preset_exports_within_tolerance(tmp_path):
+    """The notes' defaults: decoder-only, no cameras, the observation is the `state` input."""
+    spec, sd, rt = random_checkpoint("simplified", seed=11)
+    ckpt = LoadedCheckpoint(spec, sd, rt, {"format": "act-edge", "path": "simplified.pt"})
+    b = load_bundle(export_bundle(ckpt, tmp_path / "simplified.actedge", fp16=True))
+    parity = b.manifest["parity"]["onnx_fp32"]
+    assert parity["batches"] == [1, 3]
+    assert parity["max_abs_normalized"] <= parity["tolerance"]  # raw units: 5e-5 x max(1, std of the actions)
+    assert parity["tolerance"] == 5e-5 or "std of the reference actions" in parity["tolerance_rule"]
+    assert b.manifest["io"]["inputs"] == [{"name": "state", "dtype": "float32", "shape": ["batch", 14],
+                                           "layout": "BS", "units": "robot"}]
+    s = b.manifest["spec"]
+    assert (s["architecture"], s["d_model"], s["n_heads"], s["dim_feedforward"], s["n_decoder_layers"]) == \
+        ("decoder_only", 256, 4, 512, 4)
+    assert 0 < b.manifest["fp16_error"]["max_abs_pct_range"] < 2.0

@@ -46,7 +46,7 @@ def _fake_export(b: SyntheticBundle) -> dict[str, types.ModuleType]:
     ckpt = types.ModuleType("act_edge.export.checkpoint")
     ckpt.load_checkpoint = load_checkpoint
     model = types.ModuleType("act_edge.export.model")
-    model.ActInferenceModel = ActInferenceModel
+    model.ActInferenceModel = model.build_inference_model = ActInferenceModel
     return {"act_edge.export": pkg, "act_edge.export.checkpoint": ckpt, "act_edge.export.model": model}
 
 

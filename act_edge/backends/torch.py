@@ -2,7 +2,7 @@
 
 It loads the source checkpoint (the `checkpoint=` argument, else the manifest's `source.path` in
 `source.format`, checked against the manifest's source hashes) with `act_edge.export.checkpoint.load_checkpoint` and runs
-`act_edge.export.model.ActInferenceModel`, which takes the same named tensors as the ONNX graph.
+`act_edge.export.model.build_inference_model(spec)`, which takes the same named tensors as the ONNX graph.
 Host buffers are shared with torch (`torch.from_numpy`), so on CPU staging writes straight into the
 model's inputs and the result is copied into the preallocated output buffer.
 """
@@ -52,7 +52,7 @@ class TorchBackend(Backend):
             import torch
 
             from ..export.checkpoint import load_checkpoint
-            from ..export.model import ActInferenceModel
+            from ..export.model import build_inference_model
         except ImportError as exc:
             raise BackendUnavailable(f"torch backend: needs torch and act_edge.export ({exc})") from None
         kind, device_id = parse_device(device)
@@ -77,7 +77,7 @@ class TorchBackend(Backend):
         self.device = "cpu" if kind == "cpu" else f"cuda:{device_id}"
         self.precision = precision
         dev = torch.device(self.device)
-        model = ActInferenceModel(bundle.spec)  # the bundle's spec: the graph the bundle was made from
+        model = build_inference_model(bundle.spec)  # the bundle's spec: the graph the bundle was made from
         try:
             model.load_state_dict({k: v.float() for k, v in loaded.state_dict.items()}, strict=True)
         except RuntimeError as exc:

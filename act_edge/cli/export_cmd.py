@@ -96,9 +96,11 @@ def _summary(bundle_dir: Path, seconds: float, engine_status: str | None) -> Non
     m = b.manifest
     fig, par = m["model"], m["parity"]["onnx_fp32"]
     print(f"\nbundle {bundle_dir} ({seconds:.1f} s)")
+    tokens = "memory tokens (decoder-only)" if m["spec"].get("architecture") == "decoder_only" else "encoder tokens"
+    units = "raw action units" if "tolerance_rule" in par else "normalized action units"
     print(f"  model     {fig['parameters'] / 1e6:.1f}M parameters, {fig['gflops']:.1f} GFLOPs per inference, "
-          f"{fig['tokens']} encoder tokens")
-    print(f"  parity    fp32 ONNX vs torch: max |err| {par['max_abs_normalized']:.2e} normalized action units "
+          f"{fig['tokens']} {tokens}")
+    print(f"  parity    fp32 ONNX vs torch: max |err| {par['max_abs_normalized']:.2e} {units} "
           f"(tolerance {par['tolerance']:g}, batches {par['batches']})")
     if "fp16_error" in m:
         e = m["fp16_error"]

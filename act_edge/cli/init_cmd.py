@@ -7,7 +7,7 @@ import argparse
 from . import argtypes as t
 
 # The names of act_edge.export.presets.PRESETS, here so that the parser needs no torch (a test keeps them equal).
-PRESET_NAMES = ("aloha-sim", "aloha-real", "so100", "tiny", "behavior", "state-only")
+PRESET_NAMES = ("aloha-sim", "aloha-real", "so100", "tiny", "behavior", "state-only", "simplified")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,7 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="aloha-sim (1 camera 480x640, 14-dof, chunk 100), aloha-real (4 cameras), "
                         "so100 (2 cameras, 6-dof, chunk 50, pre-norm), behavior (3 RGB-D views 240x240, "
                         "37/23-dof, chunk 20, 7 decoder layers), state-only (no cameras: LeRobot-style "
-                        "state 2 + env state 16, action 2, chunk 100), tiny (tests)")
+                        "state 2 + env state 16, action 2, chunk 100), simplified (decoder-only simplified ACT "
+                        "of course notes: no cameras, obs 14, action 14, chunk 50), tiny (tests)")
     p.add_argument("-o", "--output", required=True, type=t.new_or_checkpoint_file,
                    help="checkpoint file to write (e.g. ckpt.pt): a new file, or an act-edge checkpoint it replaces")
     p.add_argument("--seed", type=t.integer(0, t.SEED_MAX), default=0,

@@ -13,7 +13,7 @@ from . import argtypes as t
 from ..errors import CheckpointError
 
 # The keys of act_edge.export.formats.FORMATS, here so that the parser needs no torch (a test keeps them equal).
-FORMAT_NAMES = ("act-edge", "original", "lerobot", "behavior")
+FORMAT_NAMES = ("act-edge", "original", "lerobot", "behavior", "simplified")
 
 
 def add_loader_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,8 @@ def add_loader_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--stats", metavar="PATH", default=None,
                    help="normalization stats: original ACT dataset_stats.pkl (default: next to the .ckpt); "
                         "BEHAVIOR il_lib joint ranges (.json/.npz with state_min, state_max, action_min, "
-                        "action_max, optional gripper_indices; required)")
+                        "action_max, optional gripper_indices; required); simplified ACT (optional, default none: "
+                        ".json/.npz/.pkl with state_mean, state_std and/or action_mean, action_std, or *_min, *_max)")
     g.add_argument("--cameras", metavar="NAMES", default=None,
                    help="comma-separated camera names in input order. Original ACT: not stored in the weights, "
                         "default 'top' (the sim tasks; real ALOHA e.g. cam_high,cam_low,cam_left_wrist,"
@@ -35,7 +36,8 @@ def add_loader_arguments(parser: argparse.ArgumentParser) -> None:
                    help="camera resolution, one for all cameras or a comma-separated list, one per camera. "
                         "Original ACT default 480x640; BEHAVIOR default 240x240 (LeRobot: from config.json)")
     g.add_argument("--heads", type=int, default=None,
-                   help="attention heads, not stored in original ACT weights (original default 8)")
+                   help="attention heads, not stored in original ACT or simplified ACT weights (original default 8, "
+                        "simplified default 4); must divide d_model")
     g.add_argument("--dilation", action="store_true", default=None,
                    help="original ACT --dilation: last ResNet stage dilated, stride 16 (original default off)")
     g.add_argument("--decoder-output", choices=["last", "first"], default=None,

@@ -24,6 +24,8 @@ def spec_lines(spec: ActSpec) -> list[str]:
         (f"state         {spec.state_dim} ({norm(spec.state_norm)})" if spec.state_dim else "state         none")
         + (f", env state {spec.env_state_dim} ({norm(spec.env_state_norm)})" if spec.env_state_dim else ""),
         f"action        {spec.action_dim} x chunk {spec.chunk_size} ({norm(spec.action_norm)})",
+        "architecture  decoder_only: action queries cross-attend to [obs, z = 0] (2 memory tokens), no final norm"
+        if spec.architecture == "decoder_only" else
         (f"backbone      {spec.backbone}{' (dilated, stride 16)' if spec.dilation else ''}, "
          f"{spec.n_image_tokens} image tokens + {spec.n_1d_tokens} 1-D tokens") if spec.cameras else
         f"backbone      none (no cameras), {spec.n_1d_tokens} 1-D tokens",

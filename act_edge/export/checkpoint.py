@@ -112,12 +112,12 @@ def check_state_dict(spec: ActSpec, state_dict: dict[str, torch.Tensor], origin:
 
 
 def build_model(ckpt: LoadedCheckpoint):
-    """ActInferenceModel with the checkpoint's weights, eval mode, fp32."""
-    from .model import ActInferenceModel
+    """The spec's inference model (model.build_inference_model) with the checkpoint's weights, eval mode, fp32."""
+    from .model import build_inference_model
 
     origin = str(ckpt.source.get("path", "checkpoint"))
     check_state_dict(ckpt.spec, ckpt.state_dict, origin)
-    model = ActInferenceModel(ckpt.spec)
+    model = build_inference_model(ckpt.spec)
     model.load_state_dict(to_float32(ckpt.state_dict, origin), strict=True)
     return model.eval()
 

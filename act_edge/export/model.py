@@ -40,6 +40,9 @@ class ActInferenceModel(nn.Module):
 
     def __init__(self, spec: ActSpec) -> None:
         super().__init__()
+        if spec.architecture != "detr":  # never a silently different graph: build_inference_model picks it
+            raise ValueError(f"ActInferenceModel builds architecture 'detr', not {spec.architecture!r}: "
+                             "use build_inference_model(spec)")
         self.spec = spec
         d = spec.d_model
         self.groups = spec.image_groups()
@@ -96,8 +99,17 @@ class ActInferenceModel(nn.Module):
         return self.postprocess(self.action_head(hs))  # (B, chunk, A) robot units
 
 
+def build_inference_model(spec: ActSpec) -> nn.Module:
+    """The inference graph of the spec's architecture: ActInferenceModel (detr) or DecoderOnlyModel."""
+    if spec.architecture == "decoder_only":
+        from .decoder_only import DecoderOnlyModel
+
+        return DecoderOnlyModel(spec)
+    return ActInferenceModel(spec)
+
+
 def canonical_shapes(spec: ActSpec) -> dict[str, tuple[int, ...]]:
     """Canonical weight names and shapes for a spec (what every loader must produce)."""
     with torch.device("meta"):
-        model = ActInferenceModel(spec)
+        model = build_inference_model(spec)
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}

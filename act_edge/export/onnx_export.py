@@ -34,8 +34,7 @@ def export_onnx(model: ActInferenceModel, path: str | Path, opset: int = MIN_OPS
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ValueError(f"opset {opset}: this exporter writes opsets {MIN_OPSET}..{MAX_OPSET}")
     folded = copy.deepcopy(model).eval()
-    if folded.backbone is not None:  # camera-less specs have none
-        fold_batchnorm(folded.backbone)
+    fold_batchnorm(folded)  # every (conv, BN) pair: the backbone's (none in the decoder-only graph)
     io = io_description(model.spec)
     names_in = [e["name"] for e in io["inputs"]]
     path = Path(path)

@@ -73,6 +73,14 @@ def state_only(rng: np.random.Generator) -> ActSpec:
                    state_norm=norm(2), env_state_norm=norm(16), action_norm=norm(2), name="state-only")
 
 
+def simplified(rng: np.random.Generator) -> ActSpec:
+    """"Simplified ACT" of course notes, their defaults: decoder-only, d_model 256, 4 heads, FF 512, 4 layers,
+    no normalization; obs (the `state` input) 14, action 14, chunk 50 (task sizes the notes leave open)."""
+    return ActSpec(cameras=(), state_dim=14, action_dim=14, chunk_size=50, d_model=256, n_heads=4,
+                   dim_feedforward=512, n_encoder_layers=0, n_decoder_layers=4, architecture="decoder_only",
+                   name="simplified")
+
+
 PRESETS: dict[str, Callable[[np.random.Generator], ActSpec]] = {
     "aloha-sim": aloha_sim,
     "aloha-real": aloha_real,
@@ -80,6 +88,7 @@ PRESETS: dict[str, Callable[[np.random.Generator], ActSpec]] = {
     "tiny": tiny,
     "behavior": behavior,
     "state-only": state_only,
+    "simplified": simplified,
 }
 
 
@@ -96,10 +105,10 @@ def random_weights(spec: ActSpec, seed: int = 0) -> dict[str, torch.Tensor]:
     Convs: Kaiming normal (fan_out); BatchNorm: random running stats and affine near identity, so BN
     folding is exercised; linear layers and attention: PyTorch/xavier defaults; embeddings N(0, 0.02)-ish.
     """
-    from .model import ActInferenceModel
+    from .model import build_inference_model
 
     gen = torch.Generator().manual_seed(seed)
-    model = ActInferenceModel(spec)
+    model = build_inference_model(spec)
     for name, t in model.state_dict().items():
         if name.endswith("running_var"):
             t.copy_(torch.rand(t.shape, generator=gen) * 0.5 + 0.75)

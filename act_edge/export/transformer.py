@@ -65,17 +65,23 @@ class DecoderLayer(nn.Module):
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
         self.act, self.pre_norm = _activation(activation), pre_norm
 
-    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, query_pos: torch.Tensor,
-                memory_pos: torch.Tensor) -> torch.Tensor:
+    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, query_pos: torch.Tensor | None,
+                memory_pos: torch.Tensor | None) -> torch.Tensor:
+        """pos None: no position embedding (torch's nn.TransformerDecoderLayer, the decoder-only graph)."""
         if self.pre_norm:
             x = self.norm1(tgt)
-            tgt = tgt + self.self_attn(x + query_pos, x + query_pos, x)
+            tgt = tgt + self.self_attn(_add(x, query_pos), _add(x, query_pos), x)
             x = self.norm2(tgt)
-            tgt = tgt + self.multihead_attn(x + query_pos, memory + memory_pos, memory)
+            tgt = tgt + self.multihead_attn(_add(x, query_pos), _add(memory, memory_pos), memory)
             return tgt + self.linear2(self.act(self.linear1(self.norm3(tgt))))
-        tgt = self.norm1(tgt + self.self_attn(tgt + query_pos, tgt + query_pos, tgt))
-        tgt = self.norm2(tgt + self.multihead_attn(tgt + query_pos, memory + memory_pos, memory))
+        q = _add(tgt, query_pos)
+        tgt = self.norm1(tgt + self.self_attn(q, q, tgt))
+        tgt = self.norm2(tgt + self.multihead_attn(_add(tgt, query_pos), _add(memory, memory_pos), memory))
         return self.norm3(tgt + self.linear2(self.act(self.linear1(tgt))))
+
+
+def _add(x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:
+    return x if pos is None else x + pos
 
 
 class Encoder(nn.Module):
@@ -91,15 +97,17 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Only the layers that reach the output are built (the original's hs[0] -> one layer)."""
+    """Only the layers that reach the output are built (the original's hs[0] -> one layer).
+    final_norm False: no LayerNorm after the last layer (torch nn.TransformerDecoder without `norm`)."""
 
-    def __init__(self, n_layers: int, d: int, heads: int, ff: int, activation: str, pre_norm: bool) -> None:
+    def __init__(self, n_layers: int, d: int, heads: int, ff: int, activation: str, pre_norm: bool,
+                 final_norm: bool = True) -> None:
         super().__init__()
         self.layers = nn.ModuleList(DecoderLayer(d, heads, ff, activation, pre_norm) for _ in range(n_layers))
-        self.norm = nn.LayerNorm(d)
+        self.norm = nn.LayerNorm(d) if final_norm else None
 
-    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, query_pos: torch.Tensor,
-                memory_pos: torch.Tensor) -> torch.Tensor:
+    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, query_pos: torch.Tensor | None,
+                memory_pos: torch.Tensor | None) -> torch.Tensor:
         for layer in self.layers:
             tgt = layer(tgt, memory, query_pos, memory_pos)
-        return self.norm(tgt)
+        return tgt if self.norm is None else self.norm(tgt)

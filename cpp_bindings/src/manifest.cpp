@@ -343,8 +343,14 @@ Manifest parse_manifest(std::string_view json_text, const std::string& origin) {
     m.spec.action_dim = r.integer(spec, "action_dim", "spec.action_dim", 1, kMaxDim);
     m.spec.chunk_size = r.integer(spec, "chunk_size", "spec.chunk_size", 1, kMaxDim);
     m.spec.env_state_dim = spec.contains("env_state_dim") ? r.integer(spec, "env_state_dim", "spec.env_state_dim", 0, kMaxDim) : 0;
+    m.spec.architecture = spec.contains("architecture") ? r.str(spec, "architecture", "spec.architecture") : "detr";
+    const bool decoder_only = m.spec.architecture == "decoder_only";
+    if (!decoder_only && m.spec.architecture != "detr")
+        r.fail("spec.architecture", "expected one of [\"detr\",\"decoder_only\"], got " + Reader::show(spec["architecture"]));
     const json& cams = r.list(spec, "cameras", "spec.cameras");  // empty: a camera-less (state-only) policy
-    if (cams.empty() && m.spec.env_state_dim == 0)
+    if (decoder_only && (!cams.empty() || m.spec.env_state_dim != 0 || m.spec.state_dim == 0))
+        r.fail("spec.architecture", "decoder_only takes one state vector: no cameras, no env state, state_dim > 0");
+    if (cams.empty() && m.spec.env_state_dim == 0 && !decoder_only)
         r.fail("spec.cameras", "no cameras and no env state (env_state_dim 0): the policy would have no observation input");
     if (m.spec.state_dim == 0 && m.spec.env_state_dim == 0)
         r.fail("spec.state_dim", "0 (no robot state) needs an env state (env_state_dim > 0)");

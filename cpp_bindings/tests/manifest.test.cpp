@@ -122,6 +122,27 @@ TEST_CASE("manifest errors are one line naming the file", "[manifest]") {
     }
 }
 
+TEST_CASE("manifest spec.architecture: detr by default, decoder_only takes a state vector only", "[manifest]") {
+    CHECK(parse_manifest(sample_manifest().dump(), "b/manifest.json").spec.architecture == "detr");
+    auto j = sample_manifest();  // the simplified ACT: no cameras, no env state, io = state only
+    j["spec"]["architecture"] = "decoder_only";
+    j["spec"]["cameras"] = nlohmann::json::array();
+    j["io"]["inputs"].erase(0);
+    Manifest m = parse_manifest(j.dump(), "b/manifest.json");
+    CHECK(m.spec.architecture == "decoder_only");
+    CHECK(m.spec.cameras.empty());
+    REQUIRE(m.inputs.size() == 1);
+    CHECK(m.inputs[0].name == "state");
+    j["spec"]["architecture"] = "transformer";
+    CHECK_THROWS_WITH(parse_manifest(j.dump(), "b/manifest.json"),
+                      "b/manifest.json: spec.architecture: expected one of [\"detr\",\"decoder_only\"], got \"transformer\"");
+    j = sample_manifest();
+    j["spec"]["architecture"] = "decoder_only";  // with its camera
+    CHECK_THROWS_WITH(parse_manifest(j.dump(), "b/manifest.json"),
+                      "b/manifest.json: spec.architecture: decoder_only takes one state vector: no cameras, no env state, "
+                      "state_dim > 0");
+}
+
 TEST_CASE("read_manifest and engine sha256 verification", "[manifest]") {
     fs::path dir = tmp_dir("bundle.actedge");
     CHECK_THROWS_WITH(read_manifest(dir.string()),

@@ -17,6 +17,7 @@ FORMATS = {
     "original": "original",
     "lerobot": "lerobot",
     "behavior": "behavior",
+    "simplified": "simplified",
 }
 
 

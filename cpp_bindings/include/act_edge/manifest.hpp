@@ -37,6 +37,7 @@ struct SpecInfo {
     std::string name;
     std::vector<CameraInfo> cameras;
     std::int64_t state_dim = 0, action_dim = 0, chunk_size = 0, env_state_dim = 0;
+    std::string architecture = "detr";  // "detr" | "decoder_only" (simplified ACT: state input only)
 };
 
 // Runtime defaults for the Policy.
