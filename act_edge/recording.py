@@ -272,14 +272,15 @@ class Recorder:
         self._writer_ep = ep
 
     def _finish_file(self) -> None:
-        w = self._writer
-        assert w is not None and self._partial is not None and self._final is not None
+        w, partial, final = self._writer, self._partial, self._final
+        assert w is not None and partial is not None and final is not None
         w.finish(self._drops.get(self._writer_ep, 0))
-        self._writer = None
+        self._writer, self._partial = None, None  # complete: never removed from here on
         self._last_finished = self._writer_ep
-        final = _claim(self._partial, self._final, self.single)
-        self.files.append(final)
-        self._partial = None
+        try:
+            self.files.append(_claim(partial, final, self.single))
+        except (OSError, RecordingError) as exc:
+            raise _NotRenamed(partial, final, exc) from None
 
     def _fail(self, exc: BaseException) -> None:
         self._active = False
@@ -292,11 +293,30 @@ class Recorder:
                 self._partial.unlink()
             except OSError:
                 pass
-        what = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0] if str(exc) \
-            else type(exc).__name__
-        self.error = (f"recording to {self.target}: writing {where} failed ({what}); recording stopped, "
-                      f"that episode was not saved ({len(self.files)} earlier file(s) kept)")
+        if isinstance(exc, _NotRenamed):
+            self.error = (f"recording to {self.target}: renaming {exc.partial} to {exc.final.name} failed "
+                          f"({_why(exc.cause)}); recording stopped, the complete episode is kept as {exc.partial} "
+                          f"({len(self.files)} earlier file(s) kept)")
+        else:
+            self.error = (f"recording to {self.target}: writing {where} failed ({_why(exc)}); recording stopped, "
+                          f"that episode was not saved ({len(self.files)} earlier file(s) kept)")
         log.warning("%s", self.error)
+
+
+class _NotRenamed(Exception):
+    """A finished episode file kept under its temp name (the rename failed)."""
+
+    def __init__(self, partial: Path, final: Path, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.partial, self.final, self.cause = partial, final, cause
+
+
+def _why(exc: BaseException) -> str:
+    """An exception in a few words: errno text for OS errors, else its first line."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return text or type(exc).__name__
 
 
 def _check_target(target: Path, single: bool) -> None:
@@ -353,6 +373,6 @@ def _claim(partial: Path, final: Path, single: bool) -> Path:
             os.unlink(partial)
             return final
         if single:
-            raise RecordingError(f"{final} appeared while recording; the episode is kept as {partial}")
+            raise RecordingError(f"{final} appeared while recording")
         final = final.with_name(f"episode_{_first_free(final.parent)}{SUFFIX}")
 

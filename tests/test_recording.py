@@ -487,7 +487,7 @@ def test_writer_error_is_reported_once_and_step_goes_on(h5py, tmp_path, monkeypa
 
 def test_directory_removed_while_recording(h5py, tmp_path, caplog) -> None:
     """A real failure, no test double: the folder goes away mid-episode; the rename at the end fails,
-    stop_recording() says so in one line and close() still works."""
+    stop_recording() says so in one line (logged once) and close() still works."""
     folder = tmp_path / "eps"
     p = memory_policy(SPEC)
     p.start_recording(folder)
@@ -498,11 +498,28 @@ def test_directory_removed_while_recording(h5py, tmp_path, caplog) -> None:
         x.unlink()
     folder.rmdir()
     with caplog.at_level(logging.WARNING, logger="act_edge.recording"):
-        with pytest.raises(RecordingError, match=r"recording to .*eps: writing .*episode_0\.hdf5\.partial failed") as exc:
+        with pytest.raises(RecordingError, match=r"recording to .*eps: renaming .*eps/\.episode_0\.hdf5\.partial to "
+                           r"episode_0\.hdf5 failed \(No such file or directory\)") as exc:
             p.stop_recording()
     assert "\n" not in str(exc.value)
+    assert len([r for r in caplog.records if r.name == "act_edge.recording"]) == 1
     assert not folder.exists()
     p.close()
+
+
+def test_single_file_taken_while_recording_is_kept_as_partial(h5py, tmp_path) -> None:
+    """Someone else creates the target file mid-episode: it is not replaced, the episode stays complete
+    under its .partial name and the error says where."""
+    target = tmp_path / "run.hdf5"
+    p = memory_policy(SPEC)
+    p.start_recording(target)
+    steps = run_episode(p, SPEC, 4, np.random.default_rng(21))
+    target.write_bytes(b"someone else's")
+    with pytest.raises(RecordingError, match=r"renaming .*\.run\.hdf5\.partial to run\.hdf5 failed \(.*run\.hdf5 "
+                       r"appeared while recording\); recording stopped, the complete episode is kept as"):
+        p.stop_recording()
+    assert target.read_bytes() == b"someone else's"
+    check_file(h5py, tmp_path / ".run.hdf5.partial", SPEC, steps)
 
 
 def test_close_finishes_the_recording_and_swallows_a_logged_error(h5py, tmp_path, monkeypatch) -> None:
@@ -513,3 +530,15 @@ def test_close_finishes_the_recording_and_swallows_a_logged_error(h5py, tmp_path
     run_episode(p, SPEC, 3, np.random.default_rng(20))
     p.close()  # the writer failed: logged, not raised from close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_runtime_import_does_not_import_h5py() -> None:
+    """h5py is imported when recording starts, never by `import act_edge` (a robot without the extra)."""
+    import subprocess
+
+    code = ("import sys, act_edge, act_edge.recording, act_edge.episode_file; "
+            "print('h5py' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "False"
