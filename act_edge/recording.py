@@ -34,7 +34,11 @@ log = logging.getLogger(__name__)
 DEFAULT_BUFFER_FRAMES = 100  # 2 s of 50 Hz frames
 SUFFIX = ".hdf5"
 _EPISODE = re.compile(r"^\.?episode_(\d+)\.hdf5(\.partial)?$")
-_POLL_S = 0.002  # the writer's wait when the ring is empty
+# The writer wakes every _POLL_S and writes when _MIN_BATCH frames wait (or half the ring), the oldest has
+# waited _MAX_WAIT_S, or an episode ended: few large writes, so its Python share of the GIL stays small.
+_POLL_S = 0.005
+_MIN_BATCH = 16
+_MAX_WAIT_S = 0.05
 _MAX_BATCH = 64  # frames per write
 
 
@@ -225,12 +229,21 @@ class Recorder:
 
     # --- writer thread ----------------------------------------------------------------------------
     def _run(self) -> None:
+        batch = max(1, min(_MIN_BATCH, self._ring.n // 2))
+        waiting_since = 0.0  # when frames were first seen waiting (0: none)
         try:
             while True:
                 stop = self._stop  # read before draining: what was published before it is drained below
                 ended = self._ended
-                self._drain()
-                self._settle(ended)
+                pending = self._head - self._tail
+                now = time.monotonic()
+                if pending and not waiting_since:
+                    waiting_since = now
+                if stop or ended > self._written or pending >= batch or \
+                        (pending and now - waiting_since >= _MAX_WAIT_S):
+                    self._drain()
+                    self._settle(ended)
+                    waiting_since = 0.0
                 if stop or (self.single and self._written >= 0):
                     return
                 self._wake.wait(_POLL_S)

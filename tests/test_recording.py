@@ -471,6 +471,10 @@ def test_writer_error_is_reported_once_and_step_goes_on(h5py, tmp_path, monkeypa
         for _ in range(40):  # keeps stepping through the failure
             p.step(random_obs(SPEC, rng))
             time.sleep(0.001)
+        deadline = time.monotonic() + 10
+        while p.recording_stats()["error"] is None and time.monotonic() < deadline:
+            p.step(random_obs(SPEC, rng))
+            time.sleep(0.005)
         assert p.recording_stats()["error"] is not None
         assert p.recording_stats()["recording"] is False
         with pytest.raises(RecordingError) as exc:
