@@ -110,6 +110,7 @@ class Policy:
         self._worker: InferenceWorker | None = None
         self._finalizer: Any = None
         self._recorder: Recorder | None = None  # start_recording() (docs/recording.md)
+        self._recorder_finalizer: Any = None  # finishes the recording if the Policy is dropped unclosed
         if inference == "async":
             self._abuf = np.zeros(self._chunk_shape, dtype=np.float32)  # queue mode: the chunk executed
             self._arows = [self._abuf[i] for i in range(spec.chunk_size)]
@@ -441,6 +442,7 @@ class Policy:
                                     "call stop_recording() first")
             self._recorder = Recorder(path, self._validator, self.spec.action_dim, episode_attributes(self),
                                       buffer_frames)
+            self._recorder_finalizer = weakref.finalize(self, self._recorder.close_quietly)
         finally:
             self._busy.release()
 
@@ -450,10 +452,16 @@ class Policy:
         if not self._busy.acquire(False):
             raise _concurrent("stop_recording")
         try:
-            rec, self._recorder = self._recorder, None
-            return [] if rec is None else rec.close()
+            return self._end_recording()
         finally:
             self._busy.release()
+
+    def _end_recording(self) -> list:
+        rec, self._recorder = self._recorder, None
+        if rec is None:
+            return []
+        self._recorder_finalizer.detach()
+        return rec.close()
 
     def recording_stats(self) -> dict[str, Any] | None:
         """The recording's target, files written, frames recorded/dropped and error; None when not recording."""
@@ -499,12 +507,10 @@ class Policy:
             if self._closed:
                 return
             self._closed = True
-            if self._recorder is not None:
-                rec, self._recorder = self._recorder, None
-                try:
-                    rec.close()  # the current episode's file is finished and renamed
-                except RecordingError:
-                    pass  # logged by the recorder when it happened; close() still releases everything
+            try:
+                self._end_recording()  # the current episode's file is finished and renamed
+            except RecordingError:
+                pass  # logged by the recorder when it happened; close() still releases everything
             if self._finalizer is not None:
                 self._finalizer()  # stops and joins the worker (after its job in flight) before the backend goes
             self.backend.close()

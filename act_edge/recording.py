@@ -131,6 +131,10 @@ class Recorder:
         if isinstance(buffer_frames, bool) or not isinstance(buffer_frames, (int, np.integer)) or buffer_frames < 1:
             raise ArgumentError(f"buffer_frames must be an integer >= 1 (ring slots), got {buffer_frames!r}")
         episode_file.h5py()  # DependencyMissing now, not in the writer thread
+        for cam in [c.name for c in validator.images] + [c.name for c in validator.depth]:
+            if "/" in cam or cam in (".", ".."):
+                raise RecordingError(f"record={target}: camera name {cam!r} cannot name an HDF5 dataset "
+                                     "(/observations/images/<camera>); rename the camera in the bundle")
         self.target = Path(os.fspath(target))
         self.single = self.target.suffix == SUFFIX
         self.directory = self.target.parent if self.single else self.target
@@ -221,6 +225,13 @@ class Recorder:
         if self.error is not None:
             raise RecordingError(self.error)
         return list(self.files)
+
+    def close_quietly(self) -> None:
+        """close() for a Policy garbage-collected or left open at exit: the error, if any, was logged."""
+        try:
+            self.close()
+        except RecordingError:
+            pass
 
     def stats(self) -> dict[str, Any]:
         return {"target": str(self.target), "recording": self._active and self.error is None,

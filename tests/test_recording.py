@@ -546,3 +546,23 @@ def test_runtime_import_does_not_import_h5py() -> None:
                          cwd=Path(__file__).resolve().parents[1])
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "False"
+
+
+def test_policy_dropped_without_close_still_finishes_its_file(h5py, tmp_path) -> None:
+    import gc
+
+    p = memory_policy(SPEC)
+    p.start_recording(tmp_path)
+    steps = run_episode(p, SPEC, 6, np.random.default_rng(22))
+    del p
+    gc.collect()
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["episode_0.hdf5"]
+    check_file(h5py, tmp_path / "episode_0.hdf5", SPEC, steps)
+    assert not [t for t in threading.enumerate() if t.name == "act-edge-recorder"]
+
+
+def test_camera_name_that_is_not_a_dataset_name_is_refused(h5py, tmp_path) -> None:
+    p = memory_policy(tiny_spec(chunk=4, dof=3, cams=(("arm/left", 6, 8),)))
+    with pytest.raises(RecordingError, match=r"camera name 'arm/left' cannot name an HDF5 dataset"):
+        p.start_recording(tmp_path)
+    assert list(tmp_path.iterdir()) == []
