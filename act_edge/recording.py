@@ -34,11 +34,12 @@ log = logging.getLogger(__name__)
 DEFAULT_BUFFER_FRAMES = 100  # 2 s of 50 Hz frames
 SUFFIX = ".hdf5"
 _EPISODE = re.compile(r"^\.?episode_(\d+)\.hdf5(\.partial)?$")
-# The writer wakes every _POLL_S and writes when _MIN_BATCH frames wait (or half the ring), the oldest has
-# waited _MAX_WAIT_S, or an episode ended: few large writes, so its Python share of the GIL stays small.
-_POLL_S = 0.005
-_MIN_BATCH = 16
-_MAX_WAIT_S = 0.05
+# The writer wakes every _POLL_S (at once on reset/stop) and writes when _MIN_BATCH frames wait (or half the
+# ring), the oldest has waited _MAX_WAIT_S, or an episode ended: few large writes, so the moments it holds the
+# GIL (h5py's Python between its GIL-free HDF5 calls), when a step() may have to wait for it, stay rare.
+_POLL_S = 0.02
+_MIN_BATCH = 32
+_MAX_WAIT_S = 0.5
 _MAX_BATCH = 64  # frames per write
 
 
@@ -86,6 +87,9 @@ class _Ring:
                 count = 1 + max(d.index for d in cams if d.input_name == c.input_name)
                 if c.input_name not in self.groups:
                     self.groups[c.input_name] = np.zeros((n, count, *c.shape), dtype)
+        for arr in (self.state, self.env_state, self.action, self.tick_ns, self.step_ns, *self.groups.values()):
+            if arr is not None:
+                arr.fill(0)  # touch every page now: no page fault on the control path (np.zeros maps them lazily)
         self.images = [(c.name, c.input_name, c.index) for c in validator.images]
         self.depth = [(c.name, c.input_name, c.index) for c in validator.depth]
         stacked = validator.stacked_input
