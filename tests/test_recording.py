@@ -566,3 +566,23 @@ def test_camera_name_that_is_not_a_dataset_name_is_refused(h5py, tmp_path) -> No
     with pytest.raises(RecordingError, match=r"camera name 'arm/left' cannot name an HDF5 dataset"):
         p.start_recording(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ring_pages_are_touched_before_the_first_step(h5py, tmp_path) -> None:
+    """Regression: np.zeros maps the ring lazily, so the first pass through it page-faulted inside step()
+    (~490 minor faults in 300 steps of one 64x96 camera); start_recording now touches every page."""
+    resource = pytest.importorskip("resource")
+    if not hasattr(resource, "RUSAGE_THREAD"):
+        pytest.skip("per-thread fault counts need Linux (RUSAGE_THREAD)")
+    spec = tiny_spec(chunk=5, dof=3, cams=(("top", 64, 96),))
+    p = memory_policy(spec)
+    obs = random_obs(spec, np.random.default_rng(23))
+    for _ in range(50):
+        p.step(obs)
+    p.start_recording(tmp_path, buffer_frames=400)
+    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    for _ in range(300):
+        p.step(obs)
+    faults = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before
+    p.close()
+    assert faults < 50, f"{faults} page faults in the control thread over 300 recorded steps"
