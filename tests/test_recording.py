@@ -116,6 +116,13 @@ def check_file(h5py, path: Path, spec: ActSpec, steps: list[tuple[dict, np.ndarr
         assert (np.diff(tick) >= step[:-1]).all()  # each step ended before the next one started
 
 
+def wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the recording writer did not get there in time"
+        time.sleep(0.002)
+
+
 def attrs(h5py, path: Path) -> dict:
     with h5py.File(path, "r") as f:
         return {k: f.attrs[k] for k in f.attrs}
@@ -462,8 +469,7 @@ def test_writer_error_is_reported_once_and_step_goes_on(h5py, tmp_path, monkeypa
     p.start_recording(tmp_path, buffer_frames=4)
     first = run_episode(p, SPEC, 3, np.random.default_rng(17))
     p.reset()
-    while p.recording_stats()["files"] == []:  # episode 0 finished with the real writer
-        time.sleep(0.001)
+    wait_for(lambda: p.recording_stats()["files"] != [])  # episode 0 finished with the real writer
     monkeypatch.setattr(episode_file, "EpisodeWriter", FailingWriter)
     FailingWriter.after = 0
     with caplog.at_level(logging.WARNING, logger="act_edge.recording"):
@@ -496,8 +502,7 @@ def test_directory_removed_while_recording(h5py, tmp_path, caplog) -> None:
     p = memory_policy(SPEC)
     p.start_recording(folder)
     run_episode(p, SPEC, 5, np.random.default_rng(19))
-    while p.recording_stats()["frames_written"] < 5:
-        time.sleep(0.001)
+    wait_for(lambda: p.recording_stats()["frames_written"] == 5)
     for x in folder.iterdir():
         x.unlink()
     folder.rmdir()
