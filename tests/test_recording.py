@@ -591,3 +591,27 @@ def test_ring_pages_are_touched_before_the_first_step(h5py, tmp_path) -> None:
     faults = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before
     p.close()
     assert faults < 50, f"{faults} page faults in the control thread over 300 recorded steps"
+
+
+def test_interpreter_exit_without_close_finishes_the_file(h5py, tmp_path) -> None:
+    """A robot script that ends without close()/stop_recording() still leaves a finished file (the
+    Policy's finalizer runs at exit), not a .partial."""
+    import subprocess
+    import textwrap
+
+    root = Path(__file__).resolve().parents[1]
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(root)!r}, {str(root / 'tests')!r}]
+        import numpy as np
+        from test_recording import SPEC, memory_policy, run_episode
+        p = memory_policy(SPEC)
+        p.start_recording({str(tmp_path)!r})
+        steps = run_episode(p, SPEC, 7, np.random.default_rng(24))
+        np.save({str(tmp_path / 'actions.npy')!r}, np.stack([a for _, a in steps]))
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["actions.npy", "episode_0.hdf5"]
+    with h5py.File(tmp_path / "episode_0.hdf5", "r") as f:
+        np.testing.assert_array_equal(f["action"][:], np.load(tmp_path / "actions.npy"))
