@@ -140,7 +140,7 @@ class Recorder:
                 raise RecordingError(f"record={target}: camera name {cam!r} cannot name an HDF5 dataset "
                                      "(/observations/images/<camera>); rename the camera in the bundle")
         self.target = Path(os.fspath(target))
-        self.single = self.target.suffix == SUFFIX
+        self.single = self.target.suffix.lower() == SUFFIX
         self.directory = self.target.parent if self.single else self.target
         _check_target(self.target, self.single)
         self._attrs = dict(attrs)
@@ -222,6 +222,8 @@ class Recorder:
         self._active = False
         self._stop = True
         self._wake.set()
+        if threading.current_thread() is self._thread:  # a finalizer run by a collection in the writer itself:
+            return list(self.files)  # it finishes the file and exits when this returns (it has seen _stop)
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise RecordingError(f"recording to {self.target}: the writer did not finish within {timeout} s "

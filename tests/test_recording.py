@@ -313,6 +313,10 @@ def test_new_file_per_reset_first_free_number(h5py, tmp_path) -> None:
 
 def test_single_file_target_is_one_episode(h5py, tmp_path) -> None:
     p = memory_policy(SPEC)
+    p.start_recording(tmp_path / "upper.HDF5")  # the suffix in any case: a file, not a directory
+    run_episode(p, SPEC, 2, np.random.default_rng(10))
+    assert p.stop_recording() == [tmp_path / "upper.HDF5"] and (tmp_path / "upper.HDF5").is_file()
+    (tmp_path / "upper.HDF5").unlink()
     target = tmp_path / "run.hdf5"
     p.start_recording(target)
     steps = run_episode(p, SPEC, 5, np.random.default_rng(10))
@@ -615,3 +619,29 @@ def test_interpreter_exit_without_close_finishes_the_file(h5py, tmp_path) -> Non
     assert sorted(x.name for x in tmp_path.iterdir()) == ["actions.npy", "episode_0.hdf5"]
     with h5py.File(tmp_path / "episode_0.hdf5", "r") as f:
         np.testing.assert_array_equal(f["action"][:], np.load(tmp_path / "actions.npy"))
+
+
+class ClosingWriter(episode_file.EpisodeWriter):
+    """Closes the recorder from inside the writer thread (as a Policy finalizer run by a garbage
+    collection that happens in that thread would)."""
+
+    recorder = None
+
+    def append(self, columns, n):
+        super().append(columns, n)
+        rec, type(self).recorder = type(self).recorder, None
+        if rec is not None:
+            rec.close_quietly()
+
+
+def test_recorder_closed_from_its_own_writer_thread_finishes(h5py, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(episode_file, "EpisodeWriter", ClosingWriter)
+    p = memory_policy(SPEC)
+    p.start_recording(tmp_path, buffer_frames=4)
+    ClosingWriter.recorder = p._recorder
+    steps = run_episode(p, SPEC, 2, np.random.default_rng(25))
+    thread = p._recorder._thread
+    thread.join(10)
+    assert not thread.is_alive()
+    assert p.stop_recording() == [tmp_path / "episode_0.hdf5"]
+    check_file(h5py, tmp_path / "episode_0.hdf5", SPEC, steps)
