@@ -645,3 +645,25 @@ def test_recorder_closed_from_its_own_writer_thread_finishes(h5py, tmp_path, mon
     assert not thread.is_alive()
     assert p.stop_recording() == [tmp_path / "episode_0.hdf5"]
     check_file(h5py, tmp_path / "episode_0.hdf5", SPEC, steps)
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_file_taken_meanwhile_gets_the_next_number(h5py, tmp_path, monkeypatch, hard_links) -> None:
+    """A file that appeared under the final name is never replaced: the episode takes the next free
+    number. Also where os.link is refused (FAT/exFAT, a USB stick on the robot): rename instead."""
+    from act_edge import recording
+
+    def no_link(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    if not hard_links:
+        monkeypatch.setattr(recording.os, "link", no_link)
+    p = memory_policy(SPEC)
+    p.start_recording(tmp_path)
+    steps = run_episode(p, SPEC, 3, np.random.default_rng(26))
+    wait_for(lambda: p.recording_stats()["frames_written"] == 3)
+    (tmp_path / "episode_0.hdf5").write_bytes(b"appeared meanwhile")
+    assert p.stop_recording() == [tmp_path / "episode_1.hdf5"]
+    assert (tmp_path / "episode_0.hdf5").read_bytes() == b"appeared meanwhile"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["episode_0.hdf5", "episode_1.hdf5"]
+    check_file(h5py, tmp_path / "episode_1.hdf5", SPEC, steps)
