@@ -6,7 +6,7 @@ backend that needs them. Export code lives in `act_edge.export` (needs the `expo
 
 from .bundle import Bundle, load_bundle
 from .errors import (ActEdgeError, ActionError, ArgumentError, BackendUnavailable, BundleError, CheckpointError,
-                     ConcurrentUseError, ObservationError, ParityError, PolicyClosedError)
+                     ConcurrentUseError, ObservationError, ParityError, PolicyClosedError, RecordingError)
 from .policy import Policy
 from .spec import ActSpec, CameraSpec, Normalization
 
@@ -15,6 +15,6 @@ __version__ = "0.1.0"
 __all__ = [
     "ActEdgeError", "ActSpec", "ActionError", "ArgumentError", "BackendUnavailable", "Bundle", "BundleError",
     "CameraSpec", "CheckpointError", "ConcurrentUseError", "Normalization", "ObservationError", "ParityError",
-    "Policy", "PolicyClosedError", "load_bundle",
+    "Policy", "PolicyClosedError", "RecordingError", "load_bundle",
     "__version__",
 ]

@@ -53,3 +53,8 @@ class PolicyClosedError(ActEdgeError, RuntimeError):
 
 class DependencyMissing(ActEdgeError):
     """An optional package a command needs (torch, onnx, onnxruntime) cannot be imported here."""
+
+
+class RecordingError(ActEdgeError):
+    """Recording episodes cannot start (a bad or unwritable path) or its writer failed (disk full,
+    permission); the control loop itself is not affected."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 import weakref
 from typing import Any, Mapping
 
@@ -18,10 +19,11 @@ from .backends.base import Backend
 from .backends.select import open_backend
 from .bundle import Bundle, load_bundle
 from .ensemble import _F64_SPAN, ChunkQueue, TemporalEnsemble, check_finite
-from .errors import ActionError, ArgumentError, BundleError, ConcurrentUseError, PolicyClosedError
+from .errors import ActionError, ArgumentError, BundleError, ConcurrentUseError, PolicyClosedError, RecordingError
 from .observation import ObservationValidator
 from .post_steps import PostSteps
 from .profiler import ChunkStats, NullProfiler, Stage, StageProfiler, format_report
+from .recording import Recorder, episode_attributes
 from .spec import ActSpec
 
 INFERENCE_MODES = ("sync", "async")
@@ -88,6 +90,8 @@ class Policy:
         self._latency_ticks = 0  # async: the largest submit -> fold delay seen (ticks)
         self._worker: InferenceWorker | None = None
         self._finalizer: Any = None
+        self._recorder: Recorder | None = None  # start_recording() (docs/recording.md)
+        self._recorder_finalizer: Any = None  # finishes the recording if the Policy is dropped unclosed
         if inference == "async":
             self._abuf = np.zeros(self._chunk_shape, dtype=np.float32)  # queue mode: the chunk executed
             self._arows = [self._abuf[i] for i in range(spec.chunk_size)]
@@ -101,7 +105,7 @@ class Policy:
              temporal_ensemble_coeff: float | None = _FROM_MANIFEST, n_action_steps: int = _FROM_MANIFEST,
              precision: str | None = None, max_batch: int | None = None, profile: bool = True,
              warmup: int = 3, inference: str = "sync", refill_margin: int | None = None,
-             **backend_options: Any) -> "Policy":
+             record: str | os.PathLike | None = None, **backend_options: Any) -> "Policy":
         """Load a bundle and open a backend.
 
         backend: "auto" (TensorRT engine built for this machine, else onnxruntime CUDA, else
@@ -120,6 +124,7 @@ class Policy:
             given, so the control thread keeps a core.
         refill_margin: async chunk queue only: request the next chunk when this many actions (or
             fewer) are left; None: the largest inference latency seen, in ticks, + 1.
+        record: start recording at once, as `start_recording(record)` (docs/recording.md).
         backend_options: passed to the backend (e.g. intra_op_threads for onnxruntime, checkpoint
             for torch, engine for tensorrt).
         """
@@ -176,6 +181,12 @@ class Policy:
         except BaseException:
             be.close()
             raise
+        if record is not None:
+            try:
+                policy.start_recording(record)
+            except BaseException:
+                policy.close()
+                raise
         return policy
 
     # ---------------------------------------------------------------------------------------------
@@ -209,6 +220,8 @@ class Policy:
             self._newest_t0 = -1
             if self._worker is not None and self._worker.finished:
                 self._worker.take()  # finished before the reset: dropped
+            if self._recorder is not None:
+                self._recorder.end_episode()  # the episode's file is finished; the next step starts a new one
         finally:
             self._busy.release()
 
@@ -220,10 +233,15 @@ class Policy:
             if self._closed:
                 raise _closed("step")
             prof = self._prof
+            rec = self._recorder
+            tick = _now_ns() if rec is not None else 0
             t0 = prof.start()
             self._validator.validate(obs)
             t = prof.mark(VALIDATE, t0)
-            return self._step(obs, t0, t) if self._worker is None else self._step_async(obs, t0, t)
+            action = self._step(obs, t0, t) if self._worker is None else self._step_async(obs, t0, t)
+            if rec is not None:
+                rec.record(obs, action, tick)  # copies into a preallocated ring; never waits for the disk
+            return action
         finally:
             self._busy.release()
 
@@ -372,6 +390,48 @@ class Policy:
         prof.end(t0, t)
         return out
 
+    def start_recording(self, path: str | os.PathLike, buffer_frames: int = 100) -> None:
+        """Record every step()'s observation, action and timing (docs/recording.md): `path` a directory
+        (episode_<N>.hdf5 per episode, N the first free number) or a file ending .hdf5 (one episode).
+        step() copies into a ring of `buffer_frames` slots (default 2 s of 50 Hz) that a writer thread
+        drains; when it is full the frame is dropped and counted, step() never waits. Needs h5py
+        (`pip install 'act-edge[replay]'`)."""
+        if not self._busy.acquire(False):
+            raise _concurrent("start_recording")
+        try:
+            if self._closed:
+                raise _closed("start_recording")
+            if self._recorder is not None:
+                raise ArgumentError(f"Policy.start_recording: already recording to {self._recorder.target}; "
+                                    "call stop_recording() first")
+            self._recorder = Recorder(path, self._validator, self.spec.action_dim, episode_attributes(self),
+                                      buffer_frames)
+            self._recorder_finalizer = weakref.finalize(self, self._recorder.close_quietly)
+        finally:
+            self._busy.release()
+
+    def stop_recording(self) -> list:
+        """Finish the current episode file (renamed to its final name) and stop recording; returns the
+        paths of the files written since start_recording(). RecordingError if the writer failed."""
+        if not self._busy.acquire(False):
+            raise _concurrent("stop_recording")
+        try:
+            return self._end_recording()
+        finally:
+            self._busy.release()
+
+    def _end_recording(self) -> list:
+        rec, self._recorder = self._recorder, None
+        if rec is None:
+            return []
+        self._recorder_finalizer.detach()
+        return rec.close()
+
+    def recording_stats(self) -> dict[str, Any] | None:
+        """The recording's target, files written, frames recorded/dropped and error; None when not recording."""
+        rec = self._recorder
+        return None if rec is None else rec.stats()
+
     def reset_profile(self) -> None:
         """Forget the profiler's samples and chunk statistics (e.g. between a warm-up phase and a
         measured one)."""
@@ -411,6 +471,10 @@ class Policy:
             if self._closed:
                 return
             self._closed = True
+            try:
+                self._end_recording()  # the current episode's file is finished and renamed
+            except RecordingError:
+                pass  # logged by the recorder when it happened; close() still releases everything
             if self._finalizer is not None:
                 self._finalizer()  # stops and joins the worker (after its job in flight) before the backend goes
             self.backend.close()
@@ -485,6 +549,7 @@ def _closed(method: str) -> PolicyClosedError:
     return PolicyClosedError(f"Policy.{method}: policy is closed (close() released its backend); load a new one")
 
 
+_now_ns = time.perf_counter_ns
 _check_finite = check_finite  # its old name here; tests/test_cpp_bindings.py compares the C++ message with it
 _max = np.maximum.reduce
 _min = np.minimum.reduce

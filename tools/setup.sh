@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Development setup on Debian/Ubuntu, from a clone: the Debian packages the C++ tests need, a venv in
-# .venv, CPU torch, then act-edge editable with its export, dev and plot extras. The README's
+# .venv, CPU torch, then act-edge editable with its export, dev, plot and replay extras. The README's
 # Quickstart and .ci/run both start with this script. Re-running it skips what is already there.
 #
 #   bash tools/setup.sh            # then: . .venv/bin/activate
@@ -82,5 +82,5 @@ else
 fi
 
 # --- act-edge ----------------------------------------------------------------------------------------
-$PIP install -q -e ".[export,dev,plot]"
+$PIP install -q -e ".[export,dev,plot,replay]"
 say "done: . $VENV/bin/activate; the tests: $VENV/bin/python -m pytest"
