@@ -44,10 +44,6 @@ def run(cfg: ReplayConfig, progress: Progress = lambda name, done, total: None,
     bundle = load_bundle(cfg.bundle)
     spec = bundle.spec
     episodes = open_episodes([Path(p) for p in cfg.episodes], spec, cfg.mapping)  # every file checked before work
-    if source is None:
-        source, source_info = open_source(bundle, cfg.against, cfg.no_source)
-    else:
-        source_info = source_info or {"kind": "given by the caller", "checkpoint": None, "skipped": None}
     demo_all = np.concatenate([ep.actions for ep in episodes])
     rng, rng_what = action_range(spec, demo_all)
     if spec.action_norm.mode not in ("min_max", "mean_std"):
@@ -58,6 +54,11 @@ def run(cfg: ReplayConfig, progress: Progress = lambda name, done, total: None,
     with Policy.load(bundle.path, backend=cfg.backend, precision=cfg.precision, device=cfg.device, profile=False,
                      warmup=1) as policy:
         coeff, steps = policy.temporal_ensemble_coeff, policy.n_action_steps
+        if source is None:
+            dev = str(policy.backend.device)
+            source, source_info = open_source(bundle, cfg.against, cfg.no_source, dev if dev.startswith("cuda") else "cpu")
+        else:
+            source_info = source_info or {"kind": "given by the caller", "checkpoint": None, "skipped": None}
         describe = {"backend": policy.backend.name, "device": policy.backend.device,
                     "precision": policy.backend.precision, "mode": policy.mode, "temporal_ensemble_coeff": coeff,
                     "n_action_steps": steps, "post_steps": bundle.manifest.get("runtime", {}).get("post_steps") or []}
