@@ -102,6 +102,8 @@ def test_several_demos_in_one_file_with_mapping_flags(files):
     (["{ep}", "--against", "{ep}", "--no-source"], "--against and --no-source contradict each other"),
     (["{ep}", "--plot", "{ep}"], "exists and is not a directory"),
     (["{missing}"], "no such file or directory"),
+    (["{ep}", "--chunk-queue", "99"], "n_action_steps must be in 1..8"),
+    (["{ep}", "--chunk-queue", "2", "--temporal-ensemble-coeff", "0.1"], "not allowed with argument"),
 ])
 def test_bad_files_mappings_and_flags_are_one_line_exit_2(files, args, expected):
     d, sb, ep, course = files

@@ -181,11 +181,11 @@ def test_chunk_queue_figures_and_range_from_the_demonstrations(tmp_path):
     np.testing.assert_allclose(traces[ep["name"]]["bundle"], _queue(b, n), rtol=1e-5, atol=1e-5)
 
 
-def _record(sb, imgs, qpos):
+def _record(sb, imgs, qpos, **load):
     """What a Policy did on these frames, step by step: its executed actions."""
     from act_edge import Policy
 
-    with Policy.load(sb.path, backend="onnxruntime", profile=False) as policy:
+    with Policy.load(sb.path, backend="onnxruntime", profile=False, **load) as policy:
         policy.reset()
         return np.stack([policy.step({"state": qpos[t], "images": {c: v[t] for c, v in imgs.items()}}).copy()
                          for t in range(len(qpos))])
@@ -231,3 +231,20 @@ def test_a_wrong_camera_mapping_shows_against_the_demonstration(tmp_path):
     assert wrong["episodes"][0]["inputs"]["cameras"] == {"top": "/observations/images/top",
                                                         "wrist": "/observations/images/low"}
     assert right["source"]["skipped"] == "--no-source" and right["total"]["open_loop"] is None
+
+
+def test_a_recording_in_another_mode_is_noted_and_replays_to_zero_in_its_mode(tmp_path):
+    sb = _bundle(tmp_path, "modes", {"temporal_ensemble_coeff": 0.01, "n_action_steps": 1})
+    imgs, qpos, _ = _episode(24, 6)
+    actions = _record(sb, imgs, qpos, temporal_ensemble_coeff=None, n_action_steps=4)
+    path = write_act_edge(tmp_path / "episode_0.hdf5", imgs, qpos, actions, sha256_file(sb.path / MANIFEST),
+                          mode="queue", n_action_steps=4)
+    default, _ = run(ReplayConfig(bundle=str(sb.path), episodes=[str(path)], no_source=True))
+    [ep] = default["episodes"]
+    assert any("recorded in queue mode, replayed in temporal_ensemble" in n for n in ep["notes"]), ep["notes"]
+    np.testing.assert_allclose(ep["demonstration"]["bundle"]["max_abs"],
+                               np.abs(_ensemble(_model(sb, imgs, qpos), 0.01) - actions).max(0), rtol=1e-4, atol=1e-5)
+    same, _ = run(ReplayConfig(bundle=str(sb.path), episodes=[str(path)], no_source=True,
+                               execution={"temporal_ensemble_coeff": None, "n_action_steps": 4}))
+    [ep] = same["episodes"]
+    assert ep["notes"] == [] and ep["demonstration"]["bundle"]["max_abs"] == [0.0] * A

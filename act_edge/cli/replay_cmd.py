@@ -26,6 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="artifact precision (default: the backend's choice: fp16 on CUDA when present, else fp32)")
     p.add_argument("--device", type=t.torch_device, default=None, metavar="DEV",
                    help="cpu, cuda or cuda:N (default: the backend's choice)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--temporal-ensemble-coeff", type=t.real(), default=None, metavar="K",
+                     help="execute through the temporal ensemble with this k (default: the bundle's runtime default)")
+    how.add_argument("--chunk-queue", type=t.integer(1), default=None, metavar="N",
+                     help="execute through the chunk queue, N actions per chunk (default: the bundle's runtime default)")
     p.add_argument("--camera", type=camera_pair, action="append", default=[], metavar="CAM=KEY",
                    help="feed the bundle's camera CAM from the file's dataset KEY (repeatable; default: the "
                         "dataset named as the camera)")
@@ -87,6 +92,16 @@ def validate(args: argparse.Namespace) -> None:
         require_matplotlib()
 
 
+def execution(args: argparse.Namespace) -> dict | None:
+    """Policy.load's ensemble/queue arguments from the flags (None: the bundle's runtime defaults);
+    out-of-range values are refused by Policy.load in one line (ArgumentError)."""
+    if args.chunk_queue is not None:
+        return {"temporal_ensemble_coeff": None, "n_action_steps": args.chunk_queue}
+    if args.temporal_ensemble_coeff is not None:
+        return {"temporal_ensemble_coeff": args.temporal_ensemble_coeff, "n_action_steps": 1}
+    return None
+
+
 def check_cameras(args: argparse.Namespace) -> None:
     from ..bundle import load_bundle
     from ..errors import ActEdgeError
@@ -106,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = runner.ReplayConfig(bundle=str(args.bundle), episodes=[str(e) for e in args.episodes],
                               against=str(args.against) if args.against else None, no_source=args.no_source,
                               backend=args.backend, precision=args.precision, device=args.device,
-                              mapping=Mapping(cameras=dict(args.camera), state=args.state, env_state=args.env_state))
+                              mapping=Mapping(cameras=dict(args.camera), state=args.state, env_state=args.env_state),
+                              execution=execution(args))
     bar = ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
     try:
         result, traces = runner.run(cfg, lambda name, done, total: bar.update(name[-13:], done, total))

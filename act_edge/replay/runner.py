@@ -34,6 +34,8 @@ class ReplayConfig:
     precision: str | None = None
     device: str | None = None
     mapping: Mapping = field(default_factory=Mapping)
+    # None: the bundle's runtime defaults; else {"temporal_ensemble_coeff": k or None, "n_action_steps": n}
+    execution: dict[str, Any] | None = None
 
 
 def run(cfg: ReplayConfig, progress: Progress = lambda name, done, total: None,
@@ -52,7 +54,7 @@ def run(cfg: ReplayConfig, progress: Progress = lambda name, done, total: None,
     totals = {k: ErrorAccumulator(rng) for k in ("open_loop", "executed", "demo_bundle", "demo_source")}
     per_episode, traces = [], {}
     with Policy.load(bundle.path, backend=cfg.backend, precision=cfg.precision, device=cfg.device, profile=False,
-                     warmup=1) as policy:
+                     warmup=1, **(cfg.execution or {})) as policy:
         coeff, steps = policy.temporal_ensemble_coeff, policy.n_action_steps
         if source is None:
             dev = str(policy.backend.device)
@@ -133,7 +135,8 @@ def _notes(ep: Episode, policy: dict[str, Any], manifest_sha: str) -> list[str]:
         notes.append(f"{a['dropped_frames']} steps were dropped while recording: the recorded sequence has gaps")
     mode = {"ensemble": "temporal_ensemble", "queue": "chunk_queue"}.get(a.get("mode"), a.get("mode"))
     if mode is not None and mode != policy["mode"]:
-        notes.append(f"recorded in {a.get('mode')} mode, replayed in {policy['mode']} (the bundle's default)")
+        notes.append(f"recorded in {a.get('mode')} mode, replayed in {policy['mode']} (--chunk-queue N or "
+                     "--temporal-ensemble-coeff K replays in the recorded mode)")
     k = a.get("temporal_ensemble_coeff")
     if isinstance(k, (int, float)) and policy["temporal_ensemble_coeff"] is not None \
             and not math.isclose(k, policy["temporal_ensemble_coeff"], rel_tol=1e-6):
