@@ -57,7 +57,8 @@ class Episode:
         from .hdf5 import h5py
 
         with h5py().File(self.path, "r") as f:
-            images = {cam: frame_reader(f[key], self.compressed, f"{self.name}: {key}") for cam, key in self.cameras.items()}
+            images = {cam: frame_reader(f[key], self.compressed, f"{self.name}: {key}")
+                      for cam, key in self.cameras.items()}
             depth = {cam: f[key] for cam, key in self.depth.items()}
 
             def obs(t: int) -> dict[str, Any]:

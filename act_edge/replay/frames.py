@@ -64,6 +64,7 @@ def frame_reader(dataset: Any, compressed: bool, where: str) -> Callable[[int], 
         try:
             return decode(np.asarray(dataset[t]))
         except Exception as exc:  # a corrupt buffer: the decoder's own exception type
-            raise EpisodeError(f"{where}: frame {t} does not decode as JPEG ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise EpisodeError(f"{where}: frame {t} does not decode as JPEG ({why})") from None
 
     return read

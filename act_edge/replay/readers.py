@@ -141,7 +141,8 @@ def _check_frames(ds: Any, compressed: bool, want: tuple[int, ...], where: str, 
         raise EpisodeError(f"{where}: camera {cam!r} frames must be uint8, got {ds.dtype}")
     if compressed:
         if ds.ndim != 2 or ds.shape[0] != want[0]:
-            raise EpisodeError(f"{where}: compressed frames must be ({want[0]}, BYTES) uint8 JPEG buffers, got {ds.shape}")
+            raise EpisodeError(f"{where}: compressed frames must be ({want[0]}, BYTES) uint8 JPEG buffers, "
+                               f"got {ds.shape}")
         return
     if tuple(ds.shape) != want:
         if ds.ndim == 4 and ds.shape[1] == 3:
@@ -177,7 +178,9 @@ def _array(ds: Any, where: str, dim: int | None, what: str) -> np.ndarray:
     return values.astype(np.float32)
 
 
-def _concat(obs: Any, keys: tuple[str, ...], path: Path, where: str, base: str, dim: int, T: int, what: str, flag: str) -> np.ndarray:
+def _concat(obs: Any, keys: tuple[str, ...], path: Path, where: str, base: str, dim: int, T: int, what: str,
+            flag: str) -> np.ndarray:
+    """The datasets `keys` of the observation group, (T, dim) together, concatenated in order."""
     parts = []
     for key in keys:
         if key not in obs:
