@@ -182,3 +182,18 @@ def test_unknown_layout_and_non_hdf5_files(tmp_path, spec):
     empty.mkdir()
     with pytest.raises(EpisodeError, match="holds no"):
         open_episodes([empty], spec, Mapping())
+
+
+def test_a_corrupt_jpeg_frame_is_a_one_line_error_naming_it(tmp_path):
+    pytest.importorskip("PIL")
+    h5()
+    spec = tiny_spec(chunk=8, dof=4, cams=(("top", 48, 64),))
+    path = write_aloha_compressed(tmp_path / "episode_0.hdf5", {"top": smooth_frames(4, 48, 64)},
+                                  smooth_vectors(4, 4, 1), smooth_vectors(4, 4, 2))
+    with h5().File(path, "a") as f:
+        f["observations/images/top"][2] = np.arange(f["observations/images/top"].shape[1]) % 251
+    [ep] = open_episodes([path], spec, Mapping())
+    with ep.observations() as obs:
+        obs(1)
+        with pytest.raises(EpisodeError, match=r"episode_0.hdf5: /observations/images/top: frame 2 does not decode"):
+            obs(2)
