@@ -71,12 +71,14 @@ def test_summary_json_and_plots(files, tmp_path):
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert "source       none: the manifest names no source checkpoint" in out
-    assert "episode_0.hdf5  (aloha, 20 frames)" in out and "vs demo      bundle max" in out
+    assert "episode_0.hdf5  (aloha, 20 frames)" in out and "vs demo      bundle worst" in out
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["schema"] == "act-edge-replay/1" and result["total"]["frames"] == 20
     assert result["total"]["open_loop"] is None and result["source"]["kind"] is None
     demo = result["total"]["demonstration"]["bundle"]
     assert len(demo["max_abs"]) == 4 and demo["worst"]["episode"] == "episode_0.hdf5"
+    w = demo["worst"]
+    assert f"bundle worst {w['pct']:.3g}% of range = {w['abs']:.3g} (dim {w['dim']}, frame {w['frame']})" in out
     png = tmp_path / "plots" / "replay_episode_0.hdf5.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -120,7 +122,7 @@ def test_against_is_refused_without_torch_and_the_rest_still_runs(files):
     assert "--against" in err and "needs torch" in err and "pip install torch" in err
     res = run_blocked("torch,torchvision", "replay", str(sb.path), str(ep), cwd=d)
     assert res.returncode == 0, res.stderr
-    assert "vs demo      bundle max" in res.stdout and "source       none" in res.stdout
+    assert "vs demo      bundle worst" in res.stdout and "source       none" in res.stdout
 
 
 def test_without_h5py_one_line_names_the_extra(files):

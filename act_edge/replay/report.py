@@ -42,13 +42,13 @@ def _block(figs: dict[str, Any]) -> list[str]:
 
 
 def _summary(s: dict[str, Any] | None) -> str:
+    """The worst difference (in % of the range, where it is) and the largest per-dimension RMSE."""
     if s is None:
         return "-"
     w = s["worst"]
-    rmse = max(s["rmse_pct"])
-    where = f"dim {w['dim']}, frame {w['frame']}" + (f" row {w['row']}" if "row" in w else "")
-    return (f"max {w['abs']:.3g} ({w['pct']:.3g}% of range; {where})  rmse <= {max(s['rmse']):.3g} "
-            f"({rmse:.3g}%)")
+    where = f"dim {w['dim']}, frame {w['frame']}" + (f", row {w['row']}" if "row" in w else "")
+    return (f"worst {w['pct']:.3g}% of range = {w['abs']:.3g} ({where}); rmse <= {max(s['rmse_pct']):.3g}% "
+            f"of range")
 
 
 def _per_dim(tot: dict[str, Any]) -> list[str]:
