@@ -197,3 +197,24 @@ def test_a_corrupt_jpeg_frame_is_a_one_line_error_naming_it(tmp_path):
         obs(1)
         with pytest.raises(EpisodeError, match=r"episode_0.hdf5: /observations/images/top: frame 2 does not decode"):
             obs(2)
+
+
+def test_rgbd_depth_is_read_per_step_and_required(tmp_path):
+    h5()
+    from act_edge.spec import ActSpec, CameraSpec
+
+    cam = CameraSpec("head", H, W, channels=4, mean=(0.5, 0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25, 0.25),
+                     depth_range=(0.1, 4.0))
+    spec = ActSpec(cameras=(cam,), state_dim=4, action_dim=4, chunk_size=8, d_model=16, n_heads=2,
+                   dim_feedforward=32, name="rgbd")
+    depth = (1.0 + smooth_frames(T, H, W)[..., 2] / 100.0).astype(np.float32)  # metres, smooth
+    path = write_aloha(tmp_path / "episode_0.hdf5", {"head": smooth_frames(T, H, W)}, smooth_vectors(T, 4, 1),
+                       smooth_vectors(T, 4, 2), extra={"observations/depth/head": depth})
+    [ep] = open_episodes([path], spec, Mapping())
+    assert ep.sources["depth"] == {"head": "/observations/depth/head"}
+    obs = _read_all(ep)
+    np.testing.assert_array_equal(np.stack([o["depth"]["head"] for o in obs]), depth)
+    with h5().File(path, "a") as f:
+        del f["observations/depth"]
+    with pytest.raises(EpisodeError, match=r"camera 'head' is RGB-D and the file has no /observations/depth/head"):
+        open_episodes([path], spec, Mapping())

@@ -133,6 +133,7 @@ def _episode(path: Path, f: Any, group: str, layout: str, obs_key: str, action_k
                    env_state=env_state, cameras=cameras, depth=depth, compressed=compressed, attrs=attrs,
                    sources={"cameras": dict(cameras), "state": [f"{base}/{k}" for k in state_keys],
                             "env_state": [f"{base}/{k}" for k in env_keys] if env_keys else None,
+                            "depth": dict(depth) or None,
                             "actions": f"{g.name.rstrip('/')}/{action_key}"})
 
 
