@@ -88,6 +88,16 @@ ROWS = [
     (["bench", "{bundle}", "--precision", "fp8"], "--precision"),
     (["bench", "{bundle}", "--compare", "{dir}/missing.pt"], "--compare"),
     (["bench", "{dir}/missing.actedge"], "missing.actedge"),
+    # replay
+    (["replay", "{dir}/missing.actedge", "{file}"], "missing.actedge"),
+    (["replay", "{bundle}", "{dir}/missing.hdf5"], "missing.hdf5"),
+    (["replay", "{bundle}", "{file}", "--camera", "front"], "--camera"),
+    (["replay", "{bundle}", "{file}", "--camera", "left=top"], "--camera left"),
+    (["replay", "{bundle}", "{file}", "--chunk-queue", "0"], "--chunk-queue"),
+    (["replay", "{bundle}", "{file}", "--temporal-ensemble-coeff", "nan"], "--temporal-ensemble-coeff"),
+    (["replay", "{bundle}", "{file}", "--against", "{dir}/missing.pt"], "--against"),
+    (["replay", "{bundle}", "{file}", "--plot", "{file}"], "--plot"),
+    (["replay", "{bundle}", "{file}", "--json", "{dir}"], "--json"),
     # no or unknown subcommand
     (["frobnicate"], "frobnicate"),
     ([], "give a command"),

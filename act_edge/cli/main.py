@@ -22,6 +22,7 @@ COMMANDS = {
     "build-engine": "build_engine_cmd",
     "bench": "bench_cmd",
     "doctor": "doctor_cmd",
+    "replay": "replay_cmd",
 }
 
 
