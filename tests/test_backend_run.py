@@ -12,9 +12,9 @@ from act_edge.backends.base import Backend, allocate_io
 from act_edge.bundle import Bundle, io_description
 from act_edge.errors import ActionError
 from act_edge.profiler import STAGES, StageProfiler
-from runtime_fixtures import tiny_spec
+from bundles import synthetic_spec
 
-SPEC = tiny_spec(chunk=5, dof=3, cams=(("top", 4, 6),))
+SPEC = synthetic_spec(chunk=5, dof=3, cams=(("top", 4, 6),))
 
 
 class Affine(Backend):

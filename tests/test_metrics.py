@@ -9,13 +9,13 @@ import pytest
 
 from act_edge.metrics import ERROR_FIGURES, action_errors, describe_pct_range
 from act_edge.spec import Normalization
-from runtime_fixtures import tiny_spec
+from bundles import synthetic_spec
 
 A = 4
 
 
 def _spec(norm: Normalization):
-    return dataclasses.replace(tiny_spec(chunk=6, dof=A), action_norm=norm)
+    return dataclasses.replace(synthetic_spec(chunk=6, dof=A), action_norm=norm)
 
 
 def _reference_figures(ref: np.ndarray, got: np.ndarray, span: np.ndarray, unit: np.ndarray) -> dict:

@@ -29,7 +29,7 @@ from act_edge.errors import DependencyMissing
 from act_edge.observation import ObservationValidator
 from act_edge.recording import Recorder
 from act_edge.spec import ActSpec, CameraSpec
-from runtime_fixtures import build_bundle, random_obs, tiny_spec
+from bundles import build_synthetic_bundle, random_obs, synthetic_spec
 
 H5 = "h5py writes the episode files (the `replay` extra)"
 
@@ -134,8 +134,8 @@ def attrs(h5py, path: Path) -> dict:
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     pytest.importorskip("onnxruntime")
-    spec = tiny_spec(chunk=8, dof=5, cams=(("top", 12, 16), ("wrist", 12, 16)), env_state_dim=3)
-    return build_bundle(tmp_path_factory.mktemp("rec") / "rec.actedge", spec, fp16=False)
+    spec = synthetic_spec(chunk=8, dof=5, cams=(("top", 12, 16), ("wrist", 12, 16)), env_state_dim=3)
+    return build_synthetic_bundle(tmp_path_factory.mktemp("rec") / "rec.actedge", spec, fp16=False)
 
 
 @pytest.mark.parametrize("inference", ["sync", "async"])
@@ -189,13 +189,13 @@ def test_recorded_actions_are_the_policy_outputs_on_replay(h5py, bundle, tmp_pat
 
 
 def test_two_resolutions_and_stacked_images(h5py, tmp_path) -> None:
-    spec = tiny_spec(chunk=6, dof=4, cams=(("top", 10, 14), ("left", 6, 8), ("right", 6, 8)))
+    spec = synthetic_spec(chunk=6, dof=4, cams=(("top", 10, 14), ("left", 6, 8), ("right", 6, 8)))
     p = memory_policy(spec)
     p.start_recording(tmp_path)
     steps = run_episode(p, spec, 9, np.random.default_rng(3))
     check_file(h5py, p.stop_recording()[0], spec, steps)
 
-    one = tiny_spec(chunk=6, dof=4, cams=(("a", 8, 8), ("b", 8, 8)))
+    one = synthetic_spec(chunk=6, dof=4, cams=(("a", 8, 8), ("b", 8, 8)))
     p = memory_policy(one)
     p.start_recording(tmp_path)
     rng = np.random.default_rng(4)
@@ -250,7 +250,7 @@ _ATTRS = {"sim": False, "act_edge_format": episode_file.FORMAT, "act_edge_versio
 
 # --- files: atomic, one per episode, numbering ----------------------------------------------------
 
-SPEC = tiny_spec(chunk=5, dof=3, cams=(("top", 6, 8),))
+SPEC = synthetic_spec(chunk=5, dof=3, cams=(("top", 6, 8),))
 
 
 class GatedWriter(episode_file.EpisodeWriter):
@@ -426,7 +426,7 @@ def test_no_h5py_is_one_line(tmp_path, monkeypatch) -> None:
 
 def test_no_h5py_at_load_closes_the_backend(tmp_path, monkeypatch) -> None:
     pytest.importorskip("onnxruntime")
-    b = build_bundle(tmp_path / "b.actedge", tiny_spec(chunk=4, dof=3, cams=(("top", 6, 8),)), fp16=False)
+    b = build_synthetic_bundle(tmp_path / "b.actedge", synthetic_spec(chunk=4, dof=3, cams=(("top", 6, 8),)), fp16=False)
     monkeypatch.setitem(sys.modules, "h5py", None)
     closed = []
     from act_edge.backends import onnxruntime as ort_backend
@@ -571,7 +571,7 @@ def test_policy_dropped_without_close_still_finishes_its_file(h5py, tmp_path) ->
 
 
 def test_camera_name_that_is_not_a_dataset_name_is_refused(h5py, tmp_path) -> None:
-    p = memory_policy(tiny_spec(chunk=4, dof=3, cams=(("arm/left", 6, 8),)))
+    p = memory_policy(synthetic_spec(chunk=4, dof=3, cams=(("arm/left", 6, 8),)))
     with pytest.raises(RecordingError, match=r"camera name 'arm/left' cannot name an HDF5 dataset"):
         p.start_recording(tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -583,7 +583,7 @@ def test_ring_pages_are_touched_before_the_first_step(h5py, tmp_path) -> None:
     resource = pytest.importorskip("resource")
     if not hasattr(resource, "RUSAGE_THREAD"):
         pytest.skip("per-thread fault counts need Linux (RUSAGE_THREAD)")
-    spec = tiny_spec(chunk=5, dof=3, cams=(("top", 64, 96),))
+    spec = synthetic_spec(chunk=5, dof=3, cams=(("top", 64, 96),))
     p = memory_policy(spec)
     obs = random_obs(spec, np.random.default_rng(23))
     for _ in range(50):

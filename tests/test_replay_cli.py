@@ -16,7 +16,7 @@ import pytest
 
 from conftest import run_cli
 from replay_files import h5, smooth_frames, smooth_vectors, write_aloha, write_course
-from runtime_fixtures import build_bundle, tiny_spec
+from bundles import build_synthetic_bundle, synthetic_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 H, W = 24, 32
@@ -56,7 +56,7 @@ def files(tmp_path_factory):
     pytest.importorskip("onnxruntime")
     h5()
     d = tmp_path_factory.mktemp("replay_cli")
-    sb = build_bundle(d / "syn.actedge", tiny_spec(chunk=8, dof=4), fp16=False)
+    sb = build_synthetic_bundle(d / "syn.actedge", synthetic_spec(chunk=8, dof=4), fp16=False)
     T = 20
     imgs = {"top": smooth_frames(T, H, W), "wrist": smooth_frames(T, H, W, 1.5)}
     ep = write_aloha(d / "episode_0.hdf5", imgs, smooth_vectors(T, 4, 1), smooth_vectors(T, 4, 2))

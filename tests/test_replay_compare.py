@@ -1,5 +1,5 @@
 """Replay figures against references computed here: a synthetic bundle whose actions are a known
-numpy function of the observation (runtime_fixtures), a numpy "source" that differs from it by a
+numpy function of the observation (tests/bundles.py), a numpy "source" that differs from it by a
 known offset, an independent temporal ensemble / chunk queue, and the recorded demonstration."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from replay_files import h5, smooth_frames, smooth_vectors, write_act_edge, write_aloha, write_course
-from runtime_fixtures import build_bundle, tiny_spec
+from bundles import build_synthetic_bundle, synthetic_spec
 
 from act_edge.bundle import MANIFEST, sha256_file
 from act_edge.replay.episode import EpisodeError, Mapping
@@ -24,14 +24,14 @@ SNAP = [{"op": "snap_gripper", "indices": [3], "threshold": [0.0], "low": [-1.0]
 
 
 def _spec(norm: bool = True, cams=(("top", H, W), ("wrist", H, W))):
-    spec = tiny_spec(chunk=C, dof=A, cams=cams)
+    spec = synthetic_spec(chunk=C, dof=A, cams=cams)
     return dataclasses.replace(spec, action_norm=Normalization("min_max", min=tuple(LO), max=tuple(HI))) if norm else spec
 
 
 def _bundle(tmp_path, name, runtime, norm=True):
     pytest.importorskip("onnxruntime")
     h5()
-    return build_bundle(tmp_path / f"{name}.actedge", _spec(norm), runtime=runtime, fp16=False)
+    return build_synthetic_bundle(tmp_path / f"{name}.actedge", _spec(norm), runtime=runtime, fp16=False)
 
 
 def _episode(T, seed):

@@ -9,7 +9,7 @@ import pytest
 
 from replay_files import (h5, smooth_frames, smooth_vectors, write_act_edge, write_aloha, write_aloha_compressed,
                           write_course, write_robomimic)
-from runtime_fixtures import tiny_spec
+from bundles import synthetic_spec
 
 from act_edge.replay import EpisodeError, Mapping, open_episodes
 
@@ -19,7 +19,7 @@ T, H, W = 12, 24, 32
 @pytest.fixture
 def spec():
     h5()
-    return tiny_spec(chunk=8, dof=4)
+    return synthetic_spec(chunk=8, dof=4)
 
 
 def _read_all(ep):
@@ -45,7 +45,7 @@ def test_aloha_layout_reads_every_step(tmp_path, spec):
 
 def test_act_edge_recording_reads_without_flags_and_keeps_its_attributes(tmp_path):
     h5()
-    spec = tiny_spec(chunk=8, dof=4, env_state_dim=3)
+    spec = synthetic_spec(chunk=8, dof=4, env_state_dim=3)
     imgs = {"top": smooth_frames(T, H, W), "wrist": smooth_frames(T, H, W, 2.0)}
     env = smooth_vectors(T, 3, 5)
     path = write_act_edge(tmp_path / "episode_3.hdf5", imgs, smooth_vectors(T, 4, 1), smooth_vectors(T, 4, 2),
@@ -70,7 +70,7 @@ def test_directory_argument_reads_episodes_in_natural_order_and_skips_partial_fi
 
 def test_course_layout_each_demo_is_an_episode_mapped_with_flags(tmp_path):
     h5()
-    spec = tiny_spec(chunk=8, dof=4, cams=(("top", H, W),))
+    spec = synthetic_spec(chunk=8, dof=4, cams=(("top", H, W),))
     demos = [(smooth_frames(T + i, H, W, i), smooth_vectors(T + i, 4, i), smooth_vectors(T + i, 4, 10 + i))
              for i in range(2)]
     path = write_course(tmp_path / "demos.hdf5", demos)
@@ -92,7 +92,7 @@ def test_course_layout_each_demo_is_an_episode_mapped_with_flags(tmp_path):
 
 def test_robomimic_layout_concatenates_state_keys_in_order(tmp_path):
     h5()
-    spec = tiny_spec(chunk=8, dof=5, cams=(("top", H, W),))
+    spec = synthetic_spec(chunk=8, dof=5, cams=(("top", H, W),))
     eef, grip = smooth_vectors(T, 3, 1), smooth_vectors(T, 2, 2)
     obs = {"agentview_image": smooth_frames(T, H, W), "robot0_eef_pos": eef, "robot0_gripper_qpos": grip}
     path = write_robomimic(tmp_path / "low_dim.hdf5", [(obs, smooth_vectors(T, 5, 3))])
@@ -109,7 +109,7 @@ def test_robomimic_layout_concatenates_state_keys_in_order(tmp_path):
 def test_jpeg_frames_decode_in_the_recorders_channel_order(tmp_path):
     pytest.importorskip("PIL")
     h5()
-    spec = tiny_spec(chunk=8, dof=4, cams=(("top", 48, 64),))
+    spec = synthetic_spec(chunk=8, dof=4, cams=(("top", 48, 64),))
     frames = smooth_frames(6, 48, 64)
     path = write_aloha_compressed(tmp_path / "episode_0.hdf5", {"top": frames}, smooth_vectors(6, 4, 1),
                                   smooth_vectors(6, 4, 2))
@@ -127,7 +127,7 @@ def test_jpeg_frames_refused_in_one_line_without_a_decoder(tmp_path, monkeypatch
     h5()
     from act_edge.replay import frames, readers
 
-    spec = tiny_spec(chunk=8, dof=4, cams=(("top", 48, 64),))
+    spec = synthetic_spec(chunk=8, dof=4, cams=(("top", 48, 64),))
     path = write_aloha_compressed(tmp_path / "episode_0.hdf5", {"top": smooth_frames(3, 48, 64)},
                                   smooth_vectors(3, 4, 1), smooth_vectors(3, 4, 2))
     monkeypatch.setattr(readers, "jpeg_decoder", lambda: None)
@@ -187,7 +187,7 @@ def test_unknown_layout_and_non_hdf5_files(tmp_path, spec):
 def test_a_corrupt_jpeg_frame_is_a_one_line_error_naming_it(tmp_path):
     pytest.importorskip("PIL")
     h5()
-    spec = tiny_spec(chunk=8, dof=4, cams=(("top", 48, 64),))
+    spec = synthetic_spec(chunk=8, dof=4, cams=(("top", 48, 64),))
     path = write_aloha_compressed(tmp_path / "episode_0.hdf5", {"top": smooth_frames(4, 48, 64)},
                                   smooth_vectors(4, 4, 1), smooth_vectors(4, 4, 2))
     with h5().File(path, "a") as f:
