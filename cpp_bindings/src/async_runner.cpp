@@ -105,7 +105,9 @@ AsyncStepper::AsyncStepper(ChunkModel& model, std::size_t chunk_size, std::size_
             throw std::invalid_argument("AsyncOptions.n_action_steps must be in 1.." + std::to_string(chunk_size) +
                                         ", got " + std::to_string(opt_.n_action_steps));
         }
-        queue_.emplace(opt_.n_action_steps, action_dim);
+        // The whole chunk is kept: while the next chunk is late, rows n_action_steps..C-1 (the model's
+        // predictions for those ticks) are executed before a tick starves, as in the Python Policy.
+        queue_.emplace(chunk_size, action_dim);
     }
     ages_.assign(std::max<std::size_t>(opt_.age_window, 1), 0);
 }
@@ -131,6 +133,11 @@ void AsyncStepper::collect() {
 
 void AsyncStepper::fold(const float* chunk, std::uint64_t t0) {
     const std::uint64_t age = t_ - t0;
+    if (queue_ && age >= chunk_) {  // covers no tick from now on: the chunk executing stays
+        max_latency_ = std::max(max_latency_, age);
+        ++stats_.inferences;
+        return;
+    }
     if (ensemble_) {
         if (!ensemble_->add(chunk, static_cast<std::size_t>(std::min<std::uint64_t>(age, chunk_)))) {
             throw ActionError(refused_chunk_message(chunk, chunk_, dim_));  // finite, but its sums overflow float32
@@ -146,7 +153,9 @@ void AsyncStepper::fold(const float* chunk, std::uint64_t t0) {
 
 bool AsyncStepper::chunk_due() const noexcept {
     if (ensemble_) return true;  // ACT's ensemble: a new prediction whenever the worker can take one
-    return queue_->size() <= refill_margin();
+    // n_action_steps - (t - t0) <= margin, t0 the tick of the chunk executing (negative once past row n).
+    const auto left = static_cast<std::int64_t>(opt_.n_action_steps) - static_cast<std::int64_t>(t_ - newest_t0_);
+    return left <= static_cast<std::int64_t>(refill_margin());
 }
 
 std::size_t AsyncStepper::refill_margin() const noexcept {

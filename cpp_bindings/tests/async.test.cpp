@@ -2,6 +2,7 @@
 // (GateModel: infer() waits for a permit). A scheduling fixture, never a real engine.
 #include "catch_compat.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -309,7 +310,8 @@ TEST_CASE("async stepper: chunk queue switches to row t - t0 and refills at the 
         const std::size_t before = requested.size();
         stepper.step(stage, action.data());
         const std::uint64_t row = t - cur_t0;
-        if (row < n) {
+        REQUIRE(row < C);  // a late chunk's ticks run the current chunk's rows n..C-1 (never starved here)
+        {
             chunk_for(0, cur_t0, C, A, c.data());
             CHECK(action[0] == c[row * A]);
             CHECK(action[1] == c[row * A + 1]);
@@ -319,8 +321,45 @@ TEST_CASE("async stepper: chunk queue switches to row t - t0 and refills at the 
         }
     }
     CHECK(stepper.refill_margin() == 4);  // measured: 3 ticks + 1
-    // Only the first refill starves: requested at tick 7 with margin 1 (no latency measured yet), the
-    // queue ran dry after tick 7 and the chunk came at tick 10; from then on the margin is 4.
-    CHECK(stepper.stats().starved == 2);
+    // The first refill is late (requested at tick 7 with margin 1, no latency measured yet; the chunk
+    // came at tick 10): ticks 8 and 9 ran chunk 0's rows 8 and 9, past n_action_steps, as the Python
+    // Policy does; nothing starved.
+    CHECK(stepper.stats().starved == 0);
+    model.permit(2);
+}
+
+TEST_CASE("async stepper: chunk queue past row C-1 repeats the last row (starved), a chunk older than C changes nothing", "[async]") {
+    const std::size_t C = 5, A = 3, n = 3;
+    GateModel model(C, A);
+    AsyncOptions opt;
+    opt.mode = AsyncOptions::Mode::ChunkQueue;
+    opt.n_action_steps = n;
+    opt.refill_margin = 0;
+    AsyncStepper stepper(model, C, A, opt);
+    std::vector<float> action(A), c0(C * A), c1(C * A);
+    auto stage = [&] { model.staged_t = stepper.tick(); };
+    chunk_for(0, 0, C, A, c0.data());
+    model.permit();
+    stepper.step(stage, action.data());  // tick 0: chunk 0 (waited for), row 0
+    CHECK(std::equal(action.begin(), action.end(), c0.begin()));
+    for (std::uint64_t t = 1; t < 9; ++t) {  // requested at tick 3 (3 - 3 <= 0); never permitted until tick 9
+        stepper.step(stage, action.data());
+        const std::size_t row = std::min<std::size_t>(t, C - 1);
+        CHECK(std::equal(action.begin(), action.end(), c0.begin() + static_cast<std::ptrdiff_t>(row * A)));
+    }
+    CHECK(stepper.stats().starved == 4);  // ticks 5..8 repeat row 4
+    model.permit();
+    stepper.runner().wait();  // the chunk of tick 3 arrives at tick 9: age 6 >= C, it covers no tick
+    stepper.step(stage, action.data());
+    CHECK(std::equal(action.begin(), action.end(), c0.begin() + static_cast<std::ptrdiff_t>((C - 1) * A)));
+    CHECK(stepper.stats().starved == 5);
+    CHECK(stepper.stats().inferences == 2);
+    model.wait_started(3);  // requested again at tick 9 (still due)
+    model.permit();
+    stepper.runner().wait();
+    stepper.step(stage, action.data());  // tick 10: the chunk of tick 9, row 1
+    chunk_for(0, 9, C, A, c1.data());
+    CHECK(std::equal(action.begin(), action.end(), c1.begin() + static_cast<std::ptrdiff_t>(A)));
+    CHECK(stepper.stats().starved == 5);
     model.permit(2);
 }

@@ -97,7 +97,9 @@ struct AsyncOptions {
     double ensemble_coeff = 0.01;
     // Actions taken per chunk (Mode::ChunkQueue), 1..chunk_size.
     std::size_t n_action_steps = 0;
-    // Mode::ChunkQueue: request the next chunk when the queued actions left are <= this margin.
+    // Mode::ChunkQueue: request the next chunk when n_action_steps - (t - t0) <= this margin (t0 the
+    // tick of the chunk executing). While the next chunk is late, rows n_action_steps..C-1 of the
+    // current one run; after row C-1 the last action repeats (starved ticks).
     // < 0: the measured inference latency in ticks (the last chunk's age on arrival) + 1; 1 until a
     // chunk has arrived without being waited for (the first refill after construction may starve).
     int refill_margin = -1;
