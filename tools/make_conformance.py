@@ -762,8 +762,136 @@ def ensemble_cases() -> dict[str, Any]:
             "atol": 2e-6, "cases": cases}
 
 
+# --- async steppers (Policy inference="async", C++ AsyncStepper) -------------------------------------
+def async_reference(case: dict[str, Any], chunks: list[np.ndarray]) -> dict[str, Any]:
+    """The async step() schedule (docs/async.md), float64. Per step: fold the chunk that finished (age =
+    t - t0; the largest age seen is the latency, kept across resets; a chunk requested before a reset is
+    dropped); the episode's first step requests a chunk and waits for it (age 0); otherwise, with no
+    request in flight and a chunk due, request one at this tick; then this tick's action: the ensemble
+    over the arrived chunks covering t (none: the last action repeats, starved), or the queue's row
+    t - t0 of the newest chunk (past row C-1 the last action repeats, starved). Due: the
+    ensemble always; the queue when n_action_steps - (t - t0) <= margin (given, else latency + 1). A
+    chunk reaching the queue C or more ticks late covers nothing and is not taken. The test driver lets
+    request i finish at the end of step (its tick + latency[i]); a reset first lets the request in
+    flight finish (so that it is dropped)."""
+    C, k, n = case["chunk_size"], float(case.get("coeff") or 0.0), case.get("n_action_steps")
+    queue = case["mode"] == "queue"
+    latency_of = case["latency"]
+    resets = set(case.get("reset_before", []))
+    t, latency = 0, 0
+    arrived: list[tuple[int, np.ndarray]] = []
+    newest = -1
+    last = None
+    requests: list[int] = []  # episode tick of each request, in order
+    in_flight: tuple[int, int] | None = None  # (request index, t0)
+    made_at: dict[int, int] = {}  # request index -> the step that made it
+    finished: tuple[int, int] | None = None
+    stale: set[int] = set()
+    actions, starved_flags = [], []
+
+    def fold(req: tuple[int, int]) -> None:
+        nonlocal latency, newest
+        i, t0 = req
+        if i in stale:
+            return
+        age = t - t0
+        latency = max(latency, age)
+        if queue and age >= C:
+            return
+        arrived.append((t0, chunks[i].astype(np.float64)))
+        newest = max(newest, t0)
+
+    for step in range(case["steps"]):
+        if step in resets:
+            if in_flight is not None:
+                stale.add(in_flight[0])
+                in_flight = None
+            if finished is not None:
+                stale.add(finished[0])
+                finished = None
+            t, arrived, newest, last = 0, [], -1, None
+        if finished is not None:
+            fold(finished)
+            finished = None
+        if newest < 0:
+            requests.append(t)
+            fold((len(requests) - 1, t))  # waited for: age 0
+        elif in_flight is None:
+            margin = case["refill_margin"] if case.get("refill_margin") is not None else latency + 1
+            if not queue or n - (t - newest) <= margin:
+                requests.append(t)
+                in_flight = (len(requests) - 1, t)
+                made_at[in_flight[0]] = step
+        if queue:
+            row = t - newest
+            starved = row >= C
+            if not starved:
+                last = dict(arrived)[newest][row]
+        else:
+            live = [(t0, c) for t0, c in arrived if t0 <= t < t0 + C]
+            starved = not live
+            if live:
+                ages = np.array([t - t0 for t0, _ in live], dtype=np.float64)
+                w = np.exp(k * ages - (k * ages).max())
+                last = (w[:, None] * np.stack([c[t - t0] for t0, c in live])).sum(0) / w.sum()
+        actions.append([float(str(x)) for x in np.asarray(last).astype(np.float32)])
+        starved_flags.append(bool(starved))
+        if in_flight is not None and step >= made_at[in_flight[0]] + latency_of[in_flight[0]]:
+            finished, in_flight = in_flight, None
+        t += 1
+    return {"actions": actions, "starved": starved_flags, "request_ticks": requests}
+
+
+def async_cases() -> dict[str, Any]:
+    rng = np.random.default_rng(20261202)
+    cases: list[dict[str, Any]] = []
+
+    def stepper(name: str, mode: str, C: int, A: int, steps: int, latency: list[int], coeff: float | None = None,
+                n: int | None = None, margin: int | None = None, reset_before: list[int] | None = None) -> None:
+        latency = [latency[i % len(latency)] if i < len(latency) else latency[1 + (i - 1) % (len(latency) - 1)]
+                   for i in range(steps + 1)]  # the pattern repeats (after its first, waited-for request)
+        chunks = [rng.standard_normal((C, A)).astype(np.float32) for _ in range(len(latency))]
+        case: dict[str, Any] = {"name": name, "kind": "async", "mode": mode, "chunk_size": C, "action_dim": A,
+                                "steps": steps}
+        if mode == "ensemble":
+            case["coeff"] = coeff
+        else:
+            case["n_action_steps"], case["refill_margin"] = n, margin
+        case["latency"] = latency
+        if reset_before:
+            case["reset_before"] = reset_before
+        case["expect"] = async_reference(case, chunks)
+        case["chunks"] = [arr(c) for c in chunks[:len(case["expect"]["request_ticks"])]]
+        case["latency"] = latency[:len(case["expect"]["request_ticks"])]
+        cases.append(case)
+
+    stepper("ensemble_latency_2", "ensemble", 6, 3, 14, [0] + [2] * 8, coeff=0.01)
+    stepper("ensemble_random_latency", "ensemble", 5, 2, 24, [0, 0, 3, 1, 6, 2, 0, 4, 1, 5, 0, 2, 3, 1], coeff=-0.2)
+    stepper("ensemble_starves_then_recovers", "ensemble", 3, 2, 12, [0, 5, 0, 1, 0, 2], coeff=0.5)
+    stepper("ensemble_reset_drops_in_flight", "ensemble", 4, 2, 14, [0, 1, 4, 0, 1, 2, 0, 1, 0], coeff=0.01,
+            reset_before=[5])
+    stepper("queue_on_time", "queue", 8, 3, 30, [0, 1, 1, 1, 1, 1, 1, 1, 1, 1], n=4, margin=2)
+    stepper("queue_late_runs_rows_past_n", "queue", 8, 2, 24, [0, 3, 1, 2, 0, 3, 1], n=3, margin=0)
+    stepper("queue_late_past_row_c_starves", "queue", 5, 2, 22, [0, 7, 0, 2, 9, 1], n=3, margin=0)
+    stepper("queue_measured_margin", "queue", 10, 2, 40, [0, 3, 3, 3, 3, 3, 3, 3], n=8, margin=None)
+    stepper("queue_reset_drops_in_flight", "queue", 6, 2, 20, [0, 4, 0, 1, 2, 1, 0, 1], n=4, margin=1,
+            reset_before=[4])
+    return {"version": VERSION,
+            "about": "Async step() schedules (docs/async.md): the Python Policy(inference=\"async\") and the C++ "
+                     "AsyncStepper driven by the same test script. Per case: a model whose i-th request returns "
+                     "chunks[i] and finishes when the driver lets it: at the end of the step that is latency[i] "
+                     "steps after the step that requested it (0: the same step; the episode's first request is "
+                     "waited for inside step()). reset_before: steps before which the driver lets the request in "
+                     "flight finish, then calls reset() (that chunk must be dropped). mode ensemble (coeff) or queue "
+                     "(n_action_steps, refill_margin; null = measured latency + 1). expect: the action of each step "
+                     "(atol), whether it was starved (the last action repeated), and the episode tick of each "
+                     "request in order. Written by tools/make_conformance.py.",
+            "atol": 2e-6, "cases": cases}
+
+
 FILES = {"observation_cases.json": observation_cases, "post_steps_cases.json": post_steps_cases,
-         "finite_cases.json": finite_cases, "ensemble_cases.json": ensemble_cases}
+         "finite_cases.json": finite_cases, "ensemble_cases.json": ensemble_cases,
+         "async_cases.json": async_cases}
 
 
 def render(doc: dict[str, Any]) -> str:

@@ -1,11 +1,16 @@
 // The runtime conformance cases shared with the Python runtime (tests/conformance/*.json, written by
 // tools/make_conformance.py, read by tests/test_conformance_*.py too): observation validation,
-// post-steps, the finite check on model output, temporal ensemble and chunk queue schedules.
+// post-steps, the finite check on model output, temporal ensemble and chunk queue schedules, and the
+// async step() schedules (AsyncStepper; the Python Policy with inference="async").
 // ACT_EDGE_CONFORMANCE_DIR (CMakeLists.txt) is the repository's tests/conformance folder.
 #include "catch_compat.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <deque>
 #include <fstream>
 #include <limits>
@@ -16,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "act_edge/action_check.hpp"
+#include "act_edge/async_runner.hpp"
 #include "act_edge/observation.hpp"
 #include "act_edge/post_steps.hpp"
 #include "act_edge/temporal_ensemble.hpp"
@@ -269,7 +275,104 @@ void run_queue(const json& c) {
     }
 }
 
+// Scheduling test double, not an engine: run i writes chunks[i], each run waits for one permit.
+class ScriptedModel : public ChunkModel {
+public:
+    explicit ScriptedModel(std::vector<std::vector<float>> chunks) : chunks_(std::move(chunks)) {}
+    void permit() {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++permits_;
+        cv_.notify_all();
+    }
+    void infer(float* out) override {
+        std::size_t i;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            cv_.wait(lock, [&] { return permits_ > 0; });
+            --permits_;
+            i = runs_++;
+        }
+        std::copy(chunks_.at(i).begin(), chunks_.at(i).end(), out);
+    }
+
+private:
+    std::vector<std::vector<float>> chunks_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int permits_ = 0;
+    std::size_t runs_ = 0;
+};
+
+// The driver of tests/test_conformance_async.py, step for step.
+void run_async(const json& c, double atol) {
+    const auto C = c.at("chunk_size").get<std::size_t>();
+    const auto A = c.at("action_dim").get<std::size_t>();
+    std::vector<std::vector<float>> chunks;
+    for (const auto& enc : c.at("chunks")) chunks.push_back(floats(enc));
+    ScriptedModel model(chunks);
+    AsyncOptions opt;
+    if (c.at("mode") == "ensemble") {
+        opt.mode = AsyncOptions::Mode::Ensemble;
+        opt.ensemble_coeff = number(c.at("coeff"));
+    } else {
+        opt.mode = AsyncOptions::Mode::ChunkQueue;
+        opt.n_action_steps = c.at("n_action_steps").get<std::size_t>();
+        opt.refill_margin = c.at("refill_margin").is_null() ? -1 : c.at("refill_margin").get<int>();
+    }
+    AsyncStepper stepper(model, C, A, opt);
+    const json& want = c.at("expect");
+    const auto latency = c.at("latency").get<std::vector<std::size_t>>();
+    std::set<std::size_t> resets;
+    if (c.contains("reset_before")) resets = c.at("reset_before").get<std::set<std::size_t>>();
+    std::vector<std::uint64_t> requests;
+    auto stage = [&] { requests.push_back(stepper.tick()); };
+    std::vector<float> action(A, 0.0f);
+    bool in_flight = false, first_of_episode = true;
+    std::size_t in_flight_index = 0, in_flight_step = 0;
+    const auto steps = c.at("steps").get<std::size_t>();
+    for (std::size_t step = 0; step < steps; ++step) {
+        INFO("step " << step);
+        if (resets.count(step)) {
+            if (in_flight) {  // let it finish: it must be dropped, not folded into the new episode
+                model.permit();
+                stepper.runner().wait();
+                in_flight = false;
+            }
+            stepper.reset();
+            first_of_episode = true;
+        }
+        if (first_of_episode) model.permit();  // the episode's first request is waited for inside step()
+        const std::size_t made = requests.size();
+        const std::uint64_t starved_before = stepper.stats().starved;
+        stepper.step(stage, action.data());
+        check_action(action, want.at("actions").at(step), atol);
+        CHECK((stepper.stats().starved - starved_before == 1) == want.at("starved").at(step).get<bool>());
+        if (requests.size() > made && !first_of_episode) {
+            in_flight = true;
+            in_flight_index = requests.size() - 1;
+            in_flight_step = step;
+        }
+        first_of_episode = false;
+        if (in_flight && step >= in_flight_step + latency.at(in_flight_index)) {
+            model.permit();
+            stepper.runner().wait();  // finished: folded at the next step
+            in_flight = false;
+        }
+    }
+    CHECK(requests == want.at("request_ticks").get<std::vector<std::uint64_t>>());
+    model.permit();  // a request still in flight returns; the destructor joins the worker
+}
+
 }  // namespace
+
+TEST_CASE("conformance: async step() schedules", "[conformance][async]") {
+    const json doc = load("async_cases.json");
+    const double atol = doc.at("atol").get<double>();
+    for (const auto& c : doc.at("cases")) {
+        INFO("case " << c.at("name").get<std::string>());
+        run_async(c, atol);
+    }
+}
 
 TEST_CASE("conformance: temporal ensemble and chunk queue schedules", "[conformance][ensemble]") {
     const json doc = load("ensemble_cases.json");
