@@ -183,3 +183,18 @@ def test_trt_does_not_import_backends() -> None:
     offenders = {str(p.relative_to(REPO)): sorted(n for n in _imports_of(p) if n.startswith("act_edge.backends"))
                  for p in files}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+# The modules outside act_edge.export that may reach into it (inside a function, when torch is asked for):
+# the commands that export or read checkpoints, the torch backend, and the eager reference of
+# bench --compare / replay --against.
+EXPORT_GATEWAYS = {"act_edge/eager_reference.py", "act_edge/backends/torch.py", "act_edge/cli/export_cmd.py",
+                   "act_edge/cli/inspect_cmd.py", "act_edge/cli/init_cmd.py", "act_edge/cli/loader_flags.py"}
+
+
+def test_only_the_gateways_reach_into_act_edge_export() -> None:
+    files = sorted(p for p in (REPO / "act_edge").rglob("*.py") if "export" not in p.relative_to(REPO).parts[1:2])
+    users = {str(p.relative_to(REPO)) for p in files
+             if any(n.startswith("act_edge.export") for n in _imports_of(p))}
+    assert users <= EXPORT_GATEWAYS, sorted(users - EXPORT_GATEWAYS)
+    assert "act_edge/eager_reference.py" in users  # the check sees lazy imports

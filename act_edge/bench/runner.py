@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import __version__
 from ..bundle import MANIFEST, load_bundle, sha256_file
+from ..eager_reference import eager_model, load_reference, source_matches
 from ..errors import ActEdgeError
 from ..metrics import action_errors
 from . import control_loop, device_info, policy_adapter, synthetic
@@ -220,30 +221,13 @@ def _loop(cfg: BenchConfig, policy: Any, pool: list, progress: Progress):
 
 def compare_reference(checkpoint: str, bundle) -> Any:
     """The --compare checkpoint, loaded and checked against the bundle (torch importable, readable, same spec)."""
-    from ..dependencies import require
-
-    require(f"--compare {checkpoint}", "torch")
-    from ..export.checkpoint import load_checkpoint
-
-    ckpt = load_checkpoint(checkpoint)
-    if ckpt.spec != bundle.spec:
-        raise ActEdgeError(f"--compare {checkpoint}: its spec differs from the bundle's, so actions cannot be compared")
-    return ckpt
+    return load_reference(checkpoint, bundle, "--compare")
 
 
 def _compare(cfg: BenchConfig, bundle, ckpt: Any, policy: Any, pool: list, pol: dict[str, Any],
              progress: Progress) -> dict[str, Any]:
-    import torch
-
-    from ..export.checkpoint import build_model
-
     device = pol["device"] if str(pol["device"]).startswith("cuda") else "cpu"
-    model = build_model(ckpt).to(device)
-    def eager(obs) -> np.ndarray:
-        feeds = {k: torch.from_numpy(v).to(device) for k, v in synthetic.graph_inputs(bundle, obs).items()}
-        with torch.inference_mode():
-            out = model(**feeds)
-        return out.cpu().numpy()[0]
+    eager, reference = eager_model(ckpt, bundle, device)
 
     for i in range(min(cfg.warmup, 3)):
         eager(pool[i % len(pool)])
@@ -266,9 +250,8 @@ def _compare(cfg: BenchConfig, bundle, ckpt: Any, policy: Any, pool: list, pol: 
     finite = errors["finite"]
     return {
         "checkpoint": str(cfg.compare),
-        "checkpoint_matches_bundle_source": _source_matches(bundle, Path(cfg.compare)),
-        "reference": f"PyTorch {torch.__version__} eager fp32 (ActInferenceModel, inference_mode), {device}, "
-                     f"{torch.get_num_threads()} threads",
+        "checkpoint_matches_bundle_source": source_matches(bundle, Path(cfg.compare)),
+        "reference": reference,
         "iters": n,
         "method": "interleaved call by call on the same observations; wall clock per call incl. input conversion",
         "bundle_median_ms": med_b, "torch_median_ms": med_t,
@@ -279,15 +262,6 @@ def _compare(cfg: BenchConfig, bundle, ckpt: Any, policy: Any, pool: list, pol: 
         **{k: errors[k] if finite else None for k in ("max_abs_pct_range", "rmse_pct_range")},
         "range_definition": errors["range_definition"],
     }
-
-
-def _source_matches(bundle, ckpt: Path) -> bool | None:
-    src = bundle.manifest.get("source", {})
-    want = src.get("files") or src.get("sha256")
-    if not want or not ckpt.is_file():
-        return None
-    digest = sha256_file(ckpt)
-    return digest in (want.values() if isinstance(want, dict) else [want])
 
 
 def _loadavg() -> list[float] | None:

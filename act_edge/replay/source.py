@@ -1,5 +1,5 @@
 """The source the bundle is checked against: its checkpoint in PyTorch eager, built as
-`act-edge bench --compare` builds it (act_edge.bench.runner.compare_reference), torch imported here only."""
+`act-edge bench --compare` builds it (act_edge.eager_reference), torch imported there only."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..bundle import Bundle
+from ..eager_reference import eager_model, load_reference, source_matches
 from ..errors import ActEdgeError
 
 Source = Callable[[dict[str, Any]], np.ndarray]  # one observation -> (chunk, A) float32
@@ -37,31 +38,8 @@ def open_source(bundle: Bundle, against: str | None, skip: bool,
 
 
 def _eager(path: str, bundle: Bundle, what: str, device: str) -> tuple[Source, dict[str, Any]]:
-    """The checks of bench's compare_reference (torch importable, checkpoint readable, same spec), named
-    after this command's flag, then the same model and graph inputs as bench --compare."""
-    from ..dependencies import require
-
-    require(f"{what} {path}", "torch")
-    import torch
-
-    from ..bench.runner import _source_matches
-    from ..bench.synthetic import graph_inputs
-    from ..export.checkpoint import build_model, load_checkpoint
-
-    ckpt = load_checkpoint(path)
-    if ckpt.spec != bundle.spec:
-        raise ActEdgeError(f"{what} {path}: its spec differs from the bundle's, so actions cannot be compared")
-
-    model = build_model(ckpt).to(device)
-    if device.startswith("cuda"):  # a true fp32 reference: no TF32 matmuls / convolutions
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-
-    def run(obs: dict[str, Any]) -> np.ndarray:
-        feeds = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in graph_inputs(bundle, obs).items()}
-        with torch.inference_mode():
-            out = model(**feeds)
-        return out.cpu().numpy()[0].astype(np.float32, copy=False)
-
-    return run, {"kind": f"PyTorch {torch.__version__} eager fp32 (ActInferenceModel), {device}", "checkpoint": path,
-                 "checkpoint_matches_bundle_source": _source_matches(bundle, Path(path)), "skipped": None}
+    """The checks and the model of bench --compare (act_edge.eager_reference), named after this command's flag."""
+    ckpt = load_reference(path, bundle, what)
+    run, kind = eager_model(ckpt, bundle, device)
+    return run, {"kind": kind, "checkpoint": path, "checkpoint_matches_bundle_source": source_matches(bundle, Path(path)),
+                 "skipped": None}
