@@ -73,7 +73,8 @@ class _Ring:
 
     def __init__(self, validator: Any, action_dim: int, n: int) -> None:
         self.n = n
-        self.state = np.zeros((n, validator.vectors["state"][1]), np.float32)
+        self.state = np.zeros((n, validator.vectors["state"][1]), np.float32) \
+            if "state" in validator.vectors else None  # None: a bundle without robot state (env state only)
         self.env_state = np.zeros((n, validator.vectors["env_state"][1]), np.float32) \
             if "env_state" in validator.vectors else None
         self.action = np.zeros((n, action_dim), np.float32)
@@ -94,7 +95,7 @@ class _Ring:
         self.depth = [(c.name, c.input_name, c.index) for c in validator.depth]
         stacked = validator.stacked_input
         # Per slot, views made once: what record() copies into.
-        self.state_rows = list(self.state)
+        self.state_rows = list(self.state) if self.state is not None else None
         self.env_rows = list(self.env_state) if self.env_state is not None else None
         self.action_rows = list(self.action)
         self.image_views = [[(name, self.groups[inp][s, i]) for name, inp, i in self.images] for s in range(n)]
@@ -102,7 +103,7 @@ class _Ring:
         self.stacked_views = list(self.groups[stacked]) if stacked is not None else None
 
     def fields(self) -> list[Field]:
-        f = [Field("observations/qpos", self.state.shape[1:], self.state.dtype)]
+        f = [Field("observations/qpos", self.state.shape[1:], self.state.dtype)] if self.state is not None else []
         if self.env_state is not None:
             f.append(Field("observations/env_state", self.env_state.shape[1:], self.env_state.dtype))
         for kind, cams in (("images", self.images), ("depth", self.depth)):
@@ -115,8 +116,10 @@ class _Ring:
 
     def columns(self, s0: int, s1: int) -> dict[str, np.ndarray]:
         """Slots s0..s1-1 as the datasets' rows."""
-        c = {"observations/qpos": self.state[s0:s1], "action": self.action[s0:s1],
-             "act_edge/tick_ns": self.tick_ns[s0:s1], "act_edge/step_ns": self.step_ns[s0:s1]}
+        c = {"action": self.action[s0:s1], "act_edge/tick_ns": self.tick_ns[s0:s1],
+             "act_edge/step_ns": self.step_ns[s0:s1]}
+        if self.state is not None:
+            c["observations/qpos"] = self.state[s0:s1]
         if self.env_state is not None:
             c["observations/env_state"] = self.env_state[s0:s1]
         for kind, cams in (("images", self.images), ("depth", self.depth)):
@@ -183,7 +186,8 @@ class Recorder:
             return
         ring = self._ring
         s = head % ring.n
-        np.copyto(ring.state_rows[s], obs["state"])
+        if ring.state_rows is not None:
+            np.copyto(ring.state_rows[s], obs["state"])
         if ring.env_rows is not None:
             np.copyto(ring.env_rows[s], obs["env_state"])
         if ring.images:

@@ -32,7 +32,7 @@ def synthetic_spec(chunk: int = 20, dof: int = 14,
                    state_norm: Normalization | None = None, action_norm: Normalization | None = None,
                    name: str = "synthetic") -> ActSpec:
     """A small ActSpec; state and action both `dof` wide unless given. Cameras: (name, height, width)."""
-    return ActSpec(cameras=tuple(CameraSpec(n, h, w) for n, h, w in cams), state_dim=state_dim or dof,
+    return ActSpec(cameras=tuple(CameraSpec(n, h, w) for n, h, w in cams), state_dim=dof if state_dim is None else state_dim,
                    action_dim=action_dim or dof, chunk_size=chunk, env_state_dim=env_state_dim, d_model=16,
                    n_heads=2, dim_feedforward=32, state_norm=state_norm or Normalization(),
                    action_norm=action_norm or Normalization(), name=name)
@@ -55,15 +55,20 @@ class SyntheticBundle:
     D: np.ndarray
     E: np.ndarray
 
-    def expected(self, images: np.ndarray, state: np.ndarray, env_state: np.ndarray | None = None,
+    def expected(self, images: np.ndarray | None, state: np.ndarray | None, env_state: np.ndarray | None = None,
                  fp16: bool = False) -> np.ndarray:
-        """float64 reference. images (B, N, H, W, 3) uint8 (all cameras in manifest order), state (B, S)."""
+        """float64 reference. images (B, N, H, W, 3) uint8 (all cameras in manifest order; None without
+        cameras), state (B, S) (None without robot state), env_state (B, E)."""
         C, D, E = (m.astype(np.float16).astype(np.float64) if fp16 else m.astype(np.float64)
                    for m in (self.C, self.D, self.E))
         S, A = self.spec.state_dim, self.spec.action_dim
-        st = state.astype(np.float32).astype(np.float64)[:, np.arange(A) % S]  # (B, A)
-        mean = images.reshape(len(images), -1).astype(np.float64).mean(axis=1)  # (B,)
-        out = st[:, None, :] * C[None] + mean[:, None, None] * D[None]
+        out = np.zeros((1, self.spec.chunk_size, A))
+        if S:
+            st = state.astype(np.float32).astype(np.float64)[:, np.arange(A) % S]  # (B, A)
+            out = out + st[:, None, :] * C[None]
+        if self.spec.cameras:
+            mean = images.reshape(len(images), -1).astype(np.float64).mean(axis=1)  # (B,)
+            out = out + mean[:, None, None] * D[None]
         if env_state is not None:
             out = out + env_state.astype(np.float32).astype(np.float64).sum(axis=1)[:, None, None] * E[None]
         return out
@@ -74,7 +79,7 @@ def _graph(spec: ActSpec, C: np.ndarray, D: np.ndarray, E: np.ndarray, fp16: boo
     from onnx import TensorProto, helper, numpy_helper
 
     io = io_description(spec)
-    assert len(io["inputs"]) - (1 if spec.env_state_dim else 0) == 2, "one image group only"
+    assert sum(e["dtype"] == "uint8" for e in io["inputs"]) <= 1, "one image group only"
     S, A, T = spec.state_dim, spec.action_dim, spec.chunk_size
     nodes, inits = [], []
 
@@ -86,35 +91,43 @@ def _graph(spec: ActSpec, C: np.ndarray, D: np.ndarray, E: np.ndarray, fp16: boo
             inits.append(numpy_helper.from_array(value, name))
         return name
 
-    const("C", C.astype(np.float32))
-    const("D", D.astype(np.float32))
-    inits.append(numpy_helper.from_array(np.arange(A, dtype=np.int64) % S, "gather_idx"))
     inits.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "ax1"))
     inits.append(numpy_helper.from_array(np.array([1, 2], dtype=np.int64), "ax12"))
-    nodes += [
-        helper.make_node("Cast", ["images"], ["img_f"], to=TensorProto.FLOAT),
-        helper.make_node("ReduceMean", ["img_f"], ["img_mean"], axes=[1, 2, 3, 4], keepdims=0),  # (B,)
-        helper.make_node("Unsqueeze", ["img_mean", "ax12"], ["img_mean3"]),  # (B, 1, 1)
-        helper.make_node("Mul", ["img_mean3", "D"], ["img_term"]),  # (B, T, A)
-        helper.make_node("Gather", ["state", "gather_idx"], ["st_g"], axis=1),  # (B, A)
-        helper.make_node("Unsqueeze", ["st_g", "ax1"], ["st_g3"]),  # (B, 1, A)
-        helper.make_node("Mul", ["st_g3", "C"], ["st_term"]),
-    ]
-    last = "sum0"
-    nodes.append(helper.make_node("Add", ["st_term", "img_term"], [last]))
-    graph_inputs = []
-    for entry in io["inputs"]:
-        dtype = TensorProto.UINT8 if entry["dtype"] == "uint8" else TensorProto.FLOAT
-        graph_inputs.append(helper.make_tensor_value_info(entry["name"], dtype, entry["shape"]))
+    terms = []
+    if S:
+        const("C", C.astype(np.float32))
+        inits.append(numpy_helper.from_array(np.arange(A, dtype=np.int64) % S, "gather_idx"))
+        nodes += [
+            helper.make_node("Gather", ["state", "gather_idx"], ["st_g"], axis=1),  # (B, A)
+            helper.make_node("Unsqueeze", ["st_g", "ax1"], ["st_g3"]),  # (B, 1, A)
+            helper.make_node("Mul", ["st_g3", "C"], ["st_term"]),
+        ]
+        terms.append("st_term")
+    if spec.cameras:
+        const("D", D.astype(np.float32))
+        nodes += [
+            helper.make_node("Cast", ["images"], ["img_f"], to=TensorProto.FLOAT),
+            helper.make_node("ReduceMean", ["img_f"], ["img_mean"], axes=[1, 2, 3, 4], keepdims=0),  # (B,)
+            helper.make_node("Unsqueeze", ["img_mean", "ax12"], ["img_mean3"]),  # (B, 1, 1)
+            helper.make_node("Mul", ["img_mean3", "D"], ["img_term"]),  # (B, T, A)
+        ]
+        terms.append("img_term")
     if spec.env_state_dim:
         const("E", E.astype(np.float32))
         nodes += [
             helper.make_node("ReduceSum", ["env_state", "ax1"], ["env_sum"], keepdims=1),  # (B, 1)
             helper.make_node("Unsqueeze", ["env_sum", "ax1"], ["env_sum3"]),  # (B, 1, 1)
             helper.make_node("Mul", ["env_sum3", "E"], ["env_term"]),
-            helper.make_node("Add", [last, "env_term"], ["sum1"]),
         ]
-        last = "sum1"
+        terms.append("env_term")
+    last = terms[0]
+    for i, term in enumerate(terms[1:]):
+        nodes.append(helper.make_node("Add", [last, term], [f"sum{i}"]))
+        last = f"sum{i}"
+    graph_inputs = []
+    for entry in io["inputs"]:
+        dtype = TensorProto.UINT8 if entry["dtype"] == "uint8" else TensorProto.FLOAT
+        graph_inputs.append(helper.make_tensor_value_info(entry["name"], dtype, entry["shape"]))
     nodes.append(helper.make_node("Identity", [last], ["actions"]))
     out = helper.make_tensor_value_info("actions", TensorProto.FLOAT, ["batch", T, A])
     graph = helper.make_graph(nodes, "synthetic_act", graph_inputs, [out], initializer=inits)
@@ -128,12 +141,15 @@ def _parity_inputs(b: SyntheticBundle, seed: int) -> dict[str, np.ndarray]:
     """One random batch-1 input per graph input, and its exact actions (as parity.npz holds them)."""
     rng = np.random.default_rng(seed + 1)
     spec = b.spec
-    cam = spec.cameras[0]
-    feeds = {"images": rng.integers(0, 256, (1, len(spec.cameras), cam.height, cam.width, 3), dtype=np.uint8),
-             "state": rng.standard_normal((1, spec.state_dim)).astype(np.float32)}
+    feeds = {}
+    if spec.cameras:
+        cam = spec.cameras[0]
+        feeds["images"] = rng.integers(0, 256, (1, len(spec.cameras), cam.height, cam.width, 3), dtype=np.uint8)
+    if spec.state_dim:
+        feeds["state"] = rng.standard_normal((1, spec.state_dim)).astype(np.float32)
     if spec.env_state_dim:
         feeds["env_state"] = rng.standard_normal((1, spec.env_state_dim)).astype(np.float32)
-    feeds["actions"] = b.expected(feeds["images"], feeds["state"], feeds.get("env_state")).astype(np.float32)
+    feeds["actions"] = b.expected(feeds.get("images"), feeds.get("state"), feeds.get("env_state")).astype(np.float32)
     return feeds
 
 
@@ -177,6 +193,10 @@ def random_obs(spec: ActSpec, rng: np.random.Generator, batch: int | None = None
     obs = {"state": rng.uniform(-2, 2, lead + (spec.state_dim,)).astype(np.float32),
            "images": {c.name: rng.integers(0, 256, lead + (c.height, c.width, 3), dtype=np.uint8)
                       for c in spec.cameras}}
+    if not spec.state_dim:  # an env-state-only bundle
+        del obs["state"]
+    if not spec.cameras:  # a camera-less bundle
+        del obs["images"]
     if spec.env_state_dim:
         obs["env_state"] = rng.uniform(-1, 1, lead + (spec.env_state_dim,))
     return obs

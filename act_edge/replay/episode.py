@@ -62,7 +62,11 @@ class Episode:
             depth = {cam: f[key] for cam, key in self.depth.items()}
 
             def obs(t: int) -> dict[str, Any]:
-                out: dict[str, Any] = {"state": self.state[t], "images": {cam: read(t) for cam, read in images.items()}}
+                out: dict[str, Any] = {}
+                if self.state.shape[1]:  # a bundle without robot state (env state only) gets none
+                    out["state"] = self.state[t]
+                if images:  # a camera-less bundle gets no images
+                    out["images"] = {cam: read(t) for cam, read in images.items()}
                 if depth:
                     out["depth"] = {cam: np.asarray(d[t], dtype=np.float32) for cam, d in depth.items()}
                 if self.env_state is not None:

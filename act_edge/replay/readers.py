@@ -5,7 +5,9 @@ Layouts (detected from the file, docs/replay-schema.md):
   /action (JPEG frames when the root attribute `compress` is true: frames.py);
 - `act-edge`: the same plus act-edge's extras (root attribute `act_edge_format`), no flags needed;
 - `course`: `demo_N/observations/image`, `demo_N/observations/qpos`, `demo_N/actions` (root `num_demos`);
-- `robomimic`: `data/demo_N/obs/<key>`, `data/demo_N/actions`.
+- `robomimic`: `data/demo_N/obs/<key>`, `data/demo_N/actions`;
+- `lerobot`: a local LeRobot dataset root (`meta/info.json`), read through LeRobot's LeRobotDataset
+  (lerobot_dataset.py).
 Each demo_N is an episode. Only metadata, state and actions are read here; frames are read per step.
 """
 
@@ -21,6 +23,7 @@ from ..spec import ActSpec
 from .episode import Episode, EpisodeError, Mapping
 from .frames import NO_DECODER, jpeg_decoder
 from .hdf5 import h5py
+from .lerobot_dataset import is_lerobot_root, open_lerobot
 
 ACT_EDGE_FORMAT = "act-edge-episode/1"
 _DEMO = re.compile(r"demo_(\d+)$")
@@ -29,8 +32,12 @@ _DEMO = re.compile(r"demo_(\d+)$")
 def open_episodes(paths: list[Path], spec: ActSpec, mapping: Mapping) -> list[Episode]:
     """Every episode in `paths` (files, or directories of *.hdf5), checked against the bundle's inputs."""
     episodes: list[Episode] = []
-    for path in expand(paths):
-        episodes += _read_file(Path(path), spec, mapping)
+    for given in paths:
+        if is_lerobot_root(Path(given)):  # a LeRobot dataset root: through LeRobot's own reader
+            episodes += open_lerobot(Path(given), spec, mapping)
+            continue
+        for path in expand([Path(given)]):
+            episodes += _read_file(Path(path), spec, mapping)
     return episodes
 
 
@@ -99,8 +106,9 @@ def _episode(path: Path, f: Any, group: str, layout: str, obs_key: str, action_k
     T = actions.shape[0]
     if T < 1:
         raise EpisodeError(f"{where}/{action_key}: the episode has no steps")
-    state_keys = mapping.state or ("qpos",)
-    state = _concat(obs, state_keys, path, where, base, spec.state_dim, T, "state", "--state KEY[,KEY...]")
+    state_keys = (mapping.state or ("qpos",)) if spec.state_dim else ()
+    state = _concat(obs, state_keys, path, where, base, spec.state_dim, T, "state", "--state KEY[,KEY...]") \
+        if state_keys else np.zeros((T, 0), np.float32)  # a bundle without robot state
     env_keys = None
     env_state = None
     if spec.env_state_dim:
