@@ -24,14 +24,14 @@ ATTRIBUTES = ("sim", "act_edge_format", "act_edge_version", "bundle_manifest_sha
               "inference", "mode", "temporal_ensemble_coeff", "n_action_steps", "dropped_frames", "camera_names")
 
 
-def h5py() -> Any:
-    """The h5py module, or DependencyMissing (one line) naming the extra that installs it."""
+def h5py(what: str = "recording episodes") -> Any:
+    """The h5py module, or DependencyMissing (one line: `<what> needs h5py ...`) naming the extra that
+    installs it. The one place act-edge imports h5py (recording and replay)."""
     try:
         import h5py as module
     except ImportError as exc:
         why = str(exc).splitlines()[0] if str(exc) else "not installed"
-        raise DependencyMissing(f"recording episodes needs h5py, which does not import here ({why}): "
-                                f"{INSTALL}") from None
+        raise DependencyMissing(f"{what} needs h5py, which does not import here ({why}): {INSTALL}") from None
     return module
 
 

@@ -3,6 +3,7 @@ from weight shapes, option parsing, and file hashes."""
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ import torch
 
 from ...bundle import sha256_file
 from ...errors import CheckpointError
+from ..safe_pickle import load_plain_pickle
 from ...spec import BACKBONES, MAX_IMAGE_SIDE, check_int, check_ordered, check_positive, check_real, real_vector
 
 
@@ -339,3 +341,28 @@ def torch_zip_pickle(path: Path | None) -> bytes | None:
             return zf.read(pkl) if pkl else None
     except (OSError, zipfile.BadZipFile):
         return None
+
+
+def read_stats_file(path: Path) -> dict[str, Any]:
+    """A stats file given with --stats: .json, .npz (no pickles inside) or .pkl (restricted unpickler),
+    holding a mapping of names to arrays. One-line CheckpointError naming the file otherwise."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: stats file not found")
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"{path}: not valid JSON ({' '.join(str(exc).split())[:200]})") from None
+    elif path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except Exception as exc:
+            raise CheckpointError(f"{path}: not a readable .npz ({str(exc).splitlines()[0][:200]})") from None
+    elif path.suffix in (".pkl", ".pickle"):
+        data = load_plain_pickle(path)
+    else:
+        raise CheckpointError(f"{path}: stats must be .json, .npz or .pkl")
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a mapping of arrays, got {type(data).__name__}")
+    return data

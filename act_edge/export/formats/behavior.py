@@ -9,7 +9,6 @@ hold: they come from `--stats`. The decoder output is `hs[-1]` in current il_lib
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,10 @@ import numpy as np
 from ...errors import CheckpointError
 from ...spec import ActSpec, CameraSpec, Normalization
 from ..checkpoint import LoadedCheckpoint, check_state_dict, check_tensors, default_runtime, to_float32
-from ..safe_pickle import load_plain_pickle, load_torch_checkpoint, resolve_interpolations, to_plain
+from ..safe_pickle import load_torch_checkpoint, resolve_interpolations, to_plain
 from ._common import (CVAE_REASON, DETR_RULES, NUM_BATCHES_TRACKED, camera_list, camera_sizes, check_min_max,
                       check_shapes, file_hashes, fold_latent, keep_decoder_layers, option_int, read_architecture,
-                      rename, restore_names, stat_vector, torch_zip_pickle)
+                      read_stats_file, rename, restore_names, stat_vector, torch_zip_pickle)
 
 NAME = "behavior"
 DESCRIPTION = "BEHAVIOR-1K il_lib ACT Lightning checkpoint (*.pth with state_dict + hyper_parameters), RGB-D"
@@ -248,25 +247,7 @@ def range_norms(ranges: dict[str, Any]) -> tuple[Normalization, Normalization]:
 
 
 def _read_ranges(path: Path, state_dim: int, action_dim: int) -> dict[str, Any]:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: stats file not found")
-    if path.suffix == ".json":
-        try:
-            data = json.loads(path.read_text())
-        except ValueError as exc:
-            raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
-    elif path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except Exception as exc:
-            raise CheckpointError(f"{path}: not a readable .npz ({str(exc).splitlines()[0][:200]})") from None
-    elif path.suffix in (".pkl", ".pickle"):
-        data = load_plain_pickle(path)
-    else:
-        raise CheckpointError(f"{path}: stats must be .json, .npz or .pkl")
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a mapping of arrays")
+    data = read_stats_file(path)
     out: dict[str, Any] = {"gripper_indices": data.get("gripper_indices"), "path": path}
     for key, dim in (("state_min", state_dim), ("state_max", state_dim), ("action_min", action_dim), ("action_max", action_dim)):
         if key not in data:

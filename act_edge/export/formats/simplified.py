@@ -10,7 +10,6 @@ inference). A pickled module (`torch.save(model)`) is refused before anything is
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,9 @@ import numpy as np
 from ...errors import CheckpointError
 from ...spec import ActSpec, Normalization
 from ..checkpoint import LoadedCheckpoint, check_state_dict, check_tensors, default_runtime, to_float32
-from ..safe_pickle import load_plain_pickle, load_torch_checkpoint
+from ..safe_pickle import load_torch_checkpoint
 from ._common import (CVAE_REASON, check_min_max, check_shapes, check_std, file_hashes, layer_indices, option_int,
-                      rename, stat_vector, torch_zip_pickle)
+                      read_stats_file, rename, stat_vector, torch_zip_pickle)
 
 NAME = "simplified"
 DESCRIPTION = "simplified ACT of course notes (decoder-only, MLP CVAE): torch.save(model.state_dict())"
@@ -188,7 +187,7 @@ def read_stats(path: Path, obs_dim: int, action_dim: int) -> tuple[Normalization
     """(state, action) normalization from a .json / .npz / .pkl mapping with, per kind (state, action),
     `<kind>_mean` + `<kind>_std` ((x - mean) / std) or `<kind>_min` + `<kind>_max` (to [-1, 1]); a kind
     with neither is not normalized."""
-    data = _read_mapping(path)
+    data = read_stats_file(path)
     out = []
     for kind, dim in (("state", obs_dim), ("action", action_dim)):
         modes = [m for m, keys in STATS_KEYS.items() if any(f"{kind}_{k}" in data for k in keys)]
@@ -222,24 +221,3 @@ def read_stats(path: Path, obs_dim: int, action_dim: int) -> tuple[Normalization
     return out[0], out[1]
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: stats file not found")
-    if path.suffix == ".json":
-        try:
-            data = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise CheckpointError(f"{path}: not valid JSON ({' '.join(str(exc).split())[:200]})") from None
-    elif path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except Exception as exc:
-            raise CheckpointError(f"{path}: not a readable .npz ({str(exc).splitlines()[0][:200]})") from None
-    elif path.suffix in (".pkl", ".pickle"):
-        data = load_plain_pickle(path)
-    else:
-        raise CheckpointError(f"{path}: stats must be .json, .npz or .pkl")
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a mapping of arrays, got {type(data).__name__}")
-    return data
