@@ -13,7 +13,7 @@ from torch import nn
 
 from ..bundle import io_description
 from ..spec import ActSpec
-from .processing import VectorNormalize
+from .processing import VectorNormalize, named_inputs
 from .transformer import Decoder
 
 
@@ -37,11 +37,7 @@ class DecoderOnlyModel(nn.Module):
         self.postprocess = VectorNormalize(spec.action_norm, inverse=True)
 
     def forward(self, *args: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:
-        x = dict(zip(self.input_names, args))
-        x.update(kwargs)
-        missing = [n for n in self.input_names if n not in x]
-        if missing:
-            raise TypeError(f"missing inputs {missing}; expected {self.input_names}")
+        x = named_inputs(self.input_names, args, kwargs)
         obs = self.state_proj(self.preprocess(x["state"]))[:, None]  # (B, 1, D)
         memory = torch.cat([obs, self.latent_token.expand_as(obs)], dim=1)  # (B, 2, D)
         # (1, chunk, D) target: self-attention runs once; cross-attention broadcasts it over the batch.

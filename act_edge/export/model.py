@@ -12,7 +12,7 @@ from torch import nn
 from ..bundle import io_description
 from ..spec import ActSpec
 from .positional import sine_embedding_2d
-from .processing import ImagePreprocess, VectorNormalize
+from .processing import ImagePreprocess, VectorNormalize, named_inputs
 from .resnet import ResNetTrunk
 from .transformer import Decoder, Encoder
 
@@ -71,11 +71,7 @@ class ActInferenceModel(nn.Module):
             self.register_buffer(f"image_pos_{gi}", pos.repeat(len(g.camera_indices), 1)[None], persistent=False)
 
     def forward(self, *args: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:
-        x = dict(zip(self.input_names, args))
-        x.update(kwargs)
-        missing = [n for n in self.input_names if n not in x]
-        if missing:
-            raise TypeError(f"missing inputs {missing}; expected {self.input_names}")
+        x = named_inputs(self.input_names, args, kwargs)
         frames, state, env_state = self.preprocess(x)
         tokens, pos = [], []
         for gi, (g, imgs) in enumerate(zip(self.groups, frames)):

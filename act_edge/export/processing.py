@@ -95,3 +95,14 @@ class VectorNormalize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.a_scale + self.a_shift
+
+
+def named_inputs(names: list[str], args: tuple, kwargs: dict) -> dict:
+    """An inference model's forward(*args, **kwargs) as {graph input name: tensor}, positional args in
+    the graph's input order (how torch.onnx.export calls it); TypeError naming what is missing."""
+    x = dict(zip(names, args))
+    x.update(kwargs)
+    missing = [n for n in names if n not in x]
+    if missing:
+        raise TypeError(f"missing inputs {missing}; expected {names}")
+    return x
