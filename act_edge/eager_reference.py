@@ -9,9 +9,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .backends.base import allocate_io
 from .bundle import Bundle, sha256_file
 from .dependencies import require
 from .errors import ActEdgeError
+from .observation import ObservationValidator
 
 EagerModel = Callable[[dict[str, Any]], np.ndarray]  # one observation -> (chunk, A) float32
 
@@ -44,16 +46,19 @@ def eager_model(ckpt: Any, bundle: Bundle, device: str = "cpu", strict_fp32: boo
     or convolutions on CUDA (a true fp32 reference)."""
     import torch
 
-    from .bench.synthetic import graph_inputs
     from .export.checkpoint import build_model
 
     model = build_model(ckpt).to(device)
     if strict_fp32 and device.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+    validator = ObservationValidator(bundle.spec, bundle.manifest["io"]["inputs"], 1)
+    buffers, _ = allocate_io(bundle, 1)  # staged as the Policy stages them: the same graph inputs
 
     def run(obs: dict[str, Any]) -> np.ndarray:
-        feeds = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in graph_inputs(bundle, obs).items()}
+        validator.validate(obs)
+        validator.stage(obs, buffers, 1)
+        feeds = {k: torch.from_numpy(v).to(device) for k, v in buffers.items()}
         with torch.inference_mode():
             out = model(**feeds)
         return out.cpu().numpy()[0].astype(np.float32, copy=False)

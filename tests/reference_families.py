@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="export-side fixtures need torch")
-from torch.nn import functional as F
+F = torch.nn.functional
 
 BN_EPS = 1e-5
 

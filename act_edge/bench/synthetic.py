@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from ..backends.base import allocate_io
 from ..bundle import Bundle
+from ..observation import ObservationValidator
 from ..synthetic_inputs import sample_vector
 
 
@@ -53,13 +55,8 @@ def stack(observations: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def graph_inputs(bundle: Bundle, obs: dict[str, Any]) -> dict[str, np.ndarray]:
-    """One observation -> the graph's named inputs at batch 1 (manifest `io` order, cameras stacked)."""
-    out = {}
-    for entry in bundle.manifest["io"]["inputs"]:
-        name = entry["name"]
-        if entry.get("cameras"):
-            field = "depth" if name.startswith("depth") else "images"
-            out[name] = np.stack([obs[field][c] for c in entry["cameras"]])[None]  # (1, N, H, W[, 3])
-        else:
-            out[name] = np.asarray(obs[name], dtype=np.float32)[None]  # (1, S)
-    return out
+    """One observation -> the graph's named inputs at batch 1, staged as the Policy stages them
+    (ObservationValidator.stage into buffers of the manifest's shapes)."""
+    buffers, _ = allocate_io(bundle, 1)
+    ObservationValidator(bundle.spec, bundle.manifest["io"]["inputs"], 1).stage(obs, buffers, 1)
+    return buffers
